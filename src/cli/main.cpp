@@ -1,1 +1,4 @@
-int main() { return 0; }
+// herd: a thin executable over libherd (see src/cli/app.cpp).
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) { return herd::cli::main(argc, argv); }

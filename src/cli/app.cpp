@@ -1,0 +1,50 @@
+// herd's command line: subcommand registry and the one error reporter.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+
+namespace herd::cli {
+
+int report(const Error& error) {
+  fmt::print(stderr, "herd: {}\n", error.message);
+  return as_int(exit_code_for(error));
+}
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"herd: operate fleets of servers over SSH"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "herd 0.1.0");
+
+  RunOptions run;
+  ShellOptions shell;
+  auto* run_cmd = setup_run(app, run);
+  auto* shell_cmd = setup_shell(app, shell);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "herd: {}\n", e.what());
+    return as_int(ExitCode::usage);
+  }
+  if (run_cmd->parsed()) {
+    configure_logging(run.common.verbosity);
+    return run_run(run);
+  }
+  if (shell_cmd->parsed()) {
+    configure_logging(shell.common.verbosity);
+    return run_shell(shell);
+  }
+  return as_int(ExitCode::usage);
+}
+
+}  // namespace herd::cli

@@ -1,0 +1,209 @@
+// Authentication in paramiko's order: explicit key files, in-memory keys, the agent, the
+// default ~/.ssh/id_* keys, then the password (password method, else keyboard-interactive).
+// Every attempt is recorded so a failure can say exactly what was tried.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <memory>
+#include <system_error>
+
+#include "ssh/local_user.hpp"
+#include "ssh/session_impl.hpp"
+
+namespace herd::ssh {
+namespace {
+
+using KeyPtr = std::unique_ptr<ssh_key_struct, decltype(&ssh_key_free)>;
+
+enum class Outcome { success, denied, partial, error, timeout };
+
+Outcome outcome_of(int rc) {
+  switch (rc) {
+    case SSH_AUTH_SUCCESS: return Outcome::success;
+    case SSH_AUTH_DENIED: return Outcome::denied;
+    case SSH_AUTH_PARTIAL: return Outcome::partial;
+    case SSH_AUTH_AGAIN: return Outcome::timeout;
+    default: return Outcome::error;
+  }
+}
+
+std::string methods_text(int methods) {
+  std::string out;
+  auto add = [&out](const char* m) { out += (out.empty() ? "" : ",") + std::string(m); };
+  if (methods & SSH_AUTH_METHOD_PUBLICKEY) add("publickey");
+  if (methods & SSH_AUTH_METHOD_PASSWORD) add("password");
+  if (methods & SSH_AUTH_METHOD_INTERACTIVE) add("keyboard-interactive");
+  if (methods & SSH_AUTH_METHOD_HOSTBASED) add("hostbased");
+  if (methods & SSH_AUTH_METHOD_GSSAPI_MIC) add("gssapi-with-mic");
+  return out.empty() ? "none" : out;
+}
+
+class Authenticator {
+ public:
+  Authenticator(Session::Impl& impl, const SessionOptions& o, Deadline d)
+      : impl_(impl), o_(o), deadline_(d) {}
+
+  Result<void> run() {
+    Outcome first = step([&] { return ssh_userauth_none(impl_.s, nullptr); });
+    if (first == Outcome::success) return {};
+    if (first == Outcome::timeout) return timed_out();
+    if (first == Outcome::error) return protocol_error();
+    methods_ = ssh_userauth_list(impl_.s, nullptr);
+
+    const ResolvedTarget& t = impl_.target;
+    if (t.pubkey_auth && (methods_ & SSH_AUTH_METHOD_PUBLICKEY)) {
+      for (const auto& file : t.key_files) {
+        if (auto r = try_key_file(file); r != Outcome::denied) return finish(r);
+      }
+      for (std::size_t i = 0; i < o_.private_keys.size(); ++i) {
+        if (auto r = try_key_text(o_.private_keys[i], i); r != Outcome::denied) return finish(r);
+      }
+      if (agent_allowed()) {
+        impl_.attempts.push_back("agent");
+        if (auto r = step([&] { return ssh_userauth_agent(impl_.s, nullptr); });
+            r != Outcome::denied) {
+          return finish(r);
+        }
+      }
+      if (o_.look_for_keys && !t.identities_only) {
+        for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"}) {
+          auto file = home_dir() / ".ssh" / name;
+          std::error_code ec;
+          if (!std::filesystem::exists(file, ec) || already_tried(file)) continue;
+          if (auto r = try_key_file(file); r != Outcome::denied) return finish(r);
+        }
+      }
+    }
+    if (o_.password && t.password_auth) {
+      if (methods_ & SSH_AUTH_METHOD_PASSWORD) {
+        impl_.attempts.push_back("password");
+        auto r = step([&] { return ssh_userauth_password(impl_.s, nullptr, o_.password->c_str()); });
+        if (r != Outcome::denied) return finish(r);
+      } else if (methods_ & SSH_AUTH_METHOD_INTERACTIVE) {
+        impl_.attempts.push_back("keyboard-interactive");
+        if (auto r = keyboard_interactive(); r != Outcome::denied) return finish(r);
+      }
+    }
+    return denied();
+  }
+
+ private:
+  template <class F>
+  Outcome step(F call) {
+    return outcome_of(drive(impl_, deadline_, SSH_AUTH_AGAIN, call));
+  }
+
+  bool agent_allowed() const {
+    if (!o_.allow_agent) return false;
+    const auto& agent = impl_.target.identity_agent;
+    if (agent && *agent == "none") return false;
+    if (agent && *agent != "SSH_AUTH_SOCK") return true;
+    const char* sock = std::getenv("SSH_AUTH_SOCK");
+    // IdentitiesOnly limits the agent to the configured keys; herd then uses the files only.
+    return sock != nullptr && *sock != '\0' && !(impl_.target.identities_only && !impl_.target.key_files.empty());
+  }
+
+  bool already_tried(const std::filesystem::path& file) const {
+    for (const auto& f : tried_files_) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(f, file, ec)) return true;
+    }
+    return false;
+  }
+
+  Outcome try_key(ssh_key raw, const std::string& label) {
+    KeyPtr key(raw, ssh_key_free);
+    impl_.attempts.push_back(fmt::format("publickey ({})", label));
+    return step([&] { return ssh_userauth_publickey(impl_.s, nullptr, key.get()); });
+  }
+
+  Outcome try_key_file(const std::filesystem::path& file) {
+    tried_files_.push_back(file);
+    ssh_key key = nullptr;
+    const char* pass = o_.passphrase ? o_.passphrase->c_str() : nullptr;
+    if (ssh_pki_import_privkey_file(file.c_str(), pass, nullptr, nullptr, &key) != SSH_OK) {
+      std::string why = pass != nullptr ? "wrong passphrase or unreadable"
+                                        : "unreadable, or encrypted and no passphrase given";
+      impl_.attempts.push_back(fmt::format("publickey ({}: {})", file.string(), why));
+      return Outcome::denied;
+    }
+    return try_key(key, file.string());
+  }
+
+  Outcome try_key_text(const std::string& text, std::size_t index) {
+    ssh_key key = nullptr;
+    const char* pass = o_.passphrase ? o_.passphrase->c_str() : nullptr;
+    std::string label = fmt::format("in-memory key #{}", index + 1);
+    if (ssh_pki_import_privkey_base64(text.c_str(), pass, nullptr, nullptr, &key) != SSH_OK) {
+      impl_.attempts.push_back(fmt::format("publickey ({}: cannot be parsed)", label));
+      return Outcome::denied;
+    }
+    return try_key(key, label);
+  }
+
+  /// Answer every prompt with the password (the usual "Password:" single-prompt case).
+  Outcome keyboard_interactive() {
+    for (int round = 0; round < 4; ++round) {
+      int rc = drive(impl_, deadline_, SSH_AUTH_AGAIN,
+                     [&] { return ssh_userauth_kbdint(impl_.s, nullptr, nullptr); });
+      if (rc != SSH_AUTH_INFO) return outcome_of(rc);
+      int prompts = ssh_userauth_kbdint_getnprompts(impl_.s);
+      for (int i = 0; i < prompts; ++i) {
+        if (ssh_userauth_kbdint_setanswer(impl_.s, static_cast<unsigned>(i),
+                                          o_.password->c_str()) < 0) {
+          return Outcome::error;
+        }
+      }
+    }
+    return Outcome::denied;
+  }
+
+  Result<void> finish(Outcome r) {
+    switch (r) {
+      case Outcome::success: return {};
+      case Outcome::timeout: return timed_out();
+      case Outcome::partial:
+        return impl_.error(Errc::auth_failed, Phase::auth,
+                           "partial authentication: the server wants a further method herd "
+                           "cannot provide");
+      case Outcome::error: return protocol_error();
+      case Outcome::denied: break;
+    }
+    return denied();
+  }
+
+  std::string tried() const {
+    std::string out;
+    for (const auto& a : impl_.attempts) out += (out.empty() ? "" : ", ") + a;
+    return out.empty() ? "nothing (no key, agent or password available)" : out;
+  }
+
+  Result<void> denied() const {
+    return impl_.error(Errc::auth_failed, Phase::auth,
+                       fmt::format("authentication failed; tried {}; server accepts {}", tried(),
+                                   methods_text(methods_)));
+  }
+  Result<void> timed_out() const {
+    return impl_.error(Errc::timeout, Phase::auth,
+                       fmt::format("authentication timed out (tried {})", tried()));
+  }
+  Result<void> protocol_error() const {
+    return impl_.error(Errc::protocol_error, Phase::auth,
+                       fmt::format("authentication error: {}", impl_.ssh_error()));
+  }
+
+  Session::Impl& impl_;
+  const SessionOptions& o_;
+  Deadline deadline_;
+  int methods_ = 0;
+  std::vector<std::filesystem::path> tried_files_;
+};
+
+}  // namespace
+
+Result<void> authenticate(Session::Impl& impl, const SessionOptions& options, Deadline d) {
+  return Authenticator(impl, options, d).run();
+}
+
+}  // namespace herd::ssh

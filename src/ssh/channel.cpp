@@ -1,0 +1,86 @@
+#include "ssh/channel.hpp"
+
+#include <fmt/format.h>
+
+namespace herd::ssh {
+namespace {
+
+void on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
+  static_cast<ChannelState*>(userdata)->exit_status = status;
+}
+
+void on_exit_signal(ssh_session, ssh_channel, const char* signal, int core, const char*,
+                    const char*, void* userdata) {
+  auto* c = static_cast<ChannelState*>(userdata);
+  c->exit_signal = signal != nullptr ? signal : "UNKNOWN";
+  c->core_dumped = core != 0;
+}
+
+int on_channel_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
+                    void* userdata) {
+  auto* c = static_cast<ChannelState*>(userdata);
+  if (!c->on_data) return 0;  // leave it buffered
+  c->on_data(std::string_view(static_cast<const char*>(data), len), is_stderr != 0);
+  return static_cast<int>(len);
+}
+
+}  // namespace
+
+ChannelState::~ChannelState() {
+  if (ch != nullptr) {
+    if (ssh_channel_is_open(ch) != 0) ssh_channel_close(ch);
+    ssh_channel_free(ch);
+  }
+}
+
+bool ChannelState::finished() const {
+  if (ssh_channel_is_closed(ch) != 0) return true;
+  return ssh_channel_is_eof(ch) != 0 && (exit_status || exit_signal);
+}
+
+Result<std::unique_ptr<ChannelState>> open_channel(Session::Impl& impl, Deadline d) {
+  auto c = std::make_unique<ChannelState>();
+  c->ch = ssh_channel_new(impl.s);
+  if (c->ch == nullptr) {
+    return impl.error(Errc::channel_error, Phase::channel,
+                      fmt::format("cannot create a channel: {}", impl.ssh_error()));
+  }
+  c->callbacks.userdata = c.get();
+  c->callbacks.channel_exit_status_function = on_exit_status;
+  c->callbacks.channel_exit_signal_function = on_exit_signal;
+  c->callbacks.channel_data_function = on_channel_data;
+  ssh_callbacks_init(&c->callbacks);
+  ssh_set_channel_callbacks(c->ch, &c->callbacks);
+  int rc = drive(impl, d, SSH_AGAIN, [&] { return ssh_channel_open_session(c->ch); });
+  if (rc == SSH_AGAIN) {
+    return impl.error(Errc::timeout, Phase::channel, "timed out opening a session channel");
+  }
+  if (rc != SSH_OK) {
+    return impl.error(Errc::channel_error, Phase::channel,
+                      fmt::format("cannot open a session channel: {}", impl.ssh_error()));
+  }
+  return c;
+}
+
+Result<void> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty, Deadline d) {
+  int rc = drive(impl, d, SSH_AGAIN, [&] {
+    return ssh_channel_request_pty_size(c.ch, pty.term.c_str(), pty.cols, pty.rows);
+  });
+  if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out requesting a PTY");
+  if (rc != SSH_OK) {
+    return impl.error(Errc::channel_error, Phase::channel,
+                      fmt::format("the server refused a PTY: {}", impl.ssh_error()));
+  }
+  return {};
+}
+
+bool pump(ChannelState& c) {
+  // Before EOF, ssh_channel_poll processes incoming packets (our buffers are always empty).
+  // After EOF it no longer does; in a non-blocking session ssh_channel_get_exit_status then
+  // processes what has arrived without waiting, which brings exit-status and close.
+  if (ssh_channel_is_eof(c.ch) == 0) return ssh_channel_poll(c.ch, 0) != SSH_ERROR;
+  if (ssh_channel_is_closed(c.ch) == 0) ssh_channel_get_exit_status(c.ch);
+  return ssh_is_connected(ssh_channel_get_session(c.ch)) != 0 || ssh_channel_is_closed(c.ch) != 0;
+}
+
+}  // namespace herd::ssh

@@ -1,0 +1,47 @@
+// A session channel with its exit-status / exit-signal callbacks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ssh/session_impl.hpp"
+
+namespace herd::ssh {
+
+/// Lives on the heap: libssh keeps a pointer to `callbacks` and to this object.
+///
+/// Channel data is taken in the data callback as libssh processes each packet and handed to
+/// `on_data` at once, so nothing waits in libssh's per-stream buffers (where it could sit
+/// unseen while we wait on the socket, with the sender stalled on a window we never reopen).
+/// libssh reopens the window as the callback consumes data.
+struct ChannelState {
+  ssh_channel ch = nullptr;
+  std::function<void(std::string_view data, bool is_stderr)> on_data;
+  ssh_channel_callbacks_struct callbacks{};
+  std::optional<int> exit_status;
+  std::optional<std::string> exit_signal;
+  bool core_dumped = false;
+
+  ChannelState() = default;
+  ChannelState(const ChannelState&) = delete;
+  ChannelState& operator=(const ChannelState&) = delete;
+  ~ChannelState();
+
+  /// The remote sent EOF and an exit status/signal, or closed the channel.
+  bool finished() const;
+};
+
+/// Open a "session" channel before `d`.
+Result<std::unique_ptr<ChannelState>> open_channel(Session::Impl& impl, Deadline d);
+
+/// Request a PTY of the given size.
+Result<void> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty, Deadline d);
+
+/// Process whatever packets have arrived, without blocking: data goes to `on_data`, exit status
+/// and signal to the state. Returns false when the connection is lost.
+bool pump(ChannelState& c);
+
+}  // namespace herd::ssh

@@ -1,0 +1,234 @@
+// Session::exec: one remote command with live, separate stdout/stderr.
+//
+// Theory of operation: after the exec request, one loop (a) drains both streams as far as
+// libssh has data, handing each chunk to the sink at once, (b) feeds stdin as the channel window
+// allows, keeping at most one chunk in hand, and (c) waits in poll() on the SSH socket (and the
+// stdin fd when it needs input) until the next deadline. Memory is bounded by libssh's channel
+// window (about 1.3 MB) plus one chunk, however much the command prints, and the two streams can
+// never block each other.
+//
+// Command timeout: herd sends the SSH "signal" request TERM (OpenSSH's sshd delivers it with
+// killpg() to the process group of the command, so children in that group die too), waits
+// kill_grace, sends KILL, then closes the channel; with a PTY, the close also hangs up the
+// terminal (SIGHUP to its foreground process group). The result is timed_out = true.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "herd/shell_quote.hpp"
+#include "ssh/channel.hpp"
+
+namespace herd {
+namespace {
+
+using ssh::Clock;
+using ssh::Deadline;
+
+constexpr std::size_t kChunkBytes = 64 * 1024;             // bytes per read/write
+constexpr std::chrono::milliseconds kChannelTimeout{30000};  // ms to open and start a channel
+constexpr std::chrono::milliseconds kCloseWait{3000};        // ms to wait for close after KILL
+
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+/// Where stdin bytes come from: a string, or a file descriptor read as it becomes ready.
+class StdinFeed {
+ public:
+  explicit StdinFeed(const ExecRequest& r) {
+    if (r.stdin_data) {
+      pending_ = *r.stdin_data;
+      exhausted_ = true;
+      active_ = true;
+    } else if (r.stdin_file || r.stdin_fd >= 0) {
+      active_ = true;
+    }
+  }
+  ~StdinFeed() {
+    if (owned_fd_ >= 0) ::close(owned_fd_);
+  }
+
+  Result<void> open(const ExecRequest& r, const std::string& who) {
+    if (r.stdin_file) {
+      owned_fd_ = ::open(r.stdin_file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (owned_fd_ < 0) {
+        return fail(Errc::local_io, Phase::command, who,
+                    fmt::format("{}: cannot open stdin file {}: {}", who, r.stdin_file->string(),
+                                std::strerror(errno)));
+      }
+      fd_ = owned_fd_;
+    } else if (r.stdin_fd >= 0) {
+      fd_ = r.stdin_fd;
+    }
+    return {};
+  }
+
+  bool active() const { return active_; }
+  /// The fd to poll for more input, or -1.
+  int wants_fd() const { return active_ && pending_.empty() && !exhausted_ ? fd_ : -1; }
+
+  /// Read what is ready and write what the channel takes. Returns false on a local read error.
+  Result<void> pump(ssh_channel ch, const std::string& who) {
+    if (!active_) return {};
+    if (pending_.empty() && !exhausted_) {
+      std::array<char, kChunkBytes> buf{};
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n > 0) {
+        pending_.assign(buf.data(), static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        exhausted_ = true;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        return fail(Errc::local_io, Phase::command, who,
+                    fmt::format("{}: reading stdin: {}", who, std::strerror(errno)));
+      }
+    }
+    while (offset_ < pending_.size()) {
+      int n = ssh_channel_write(ch, pending_.data() + offset_,
+                                static_cast<uint32_t>(pending_.size() - offset_));
+      if (n < 0) {
+        return fail(Errc::protocol_error, Phase::command, who,
+                    fmt::format("{}: writing stdin failed", who));
+      }
+      if (n == 0) break;  // window full: wait for the remote to adjust it
+      offset_ += static_cast<std::size_t>(n);
+    }
+    if (offset_ == pending_.size()) {
+      pending_.clear();
+      offset_ = 0;
+    }
+    if (exhausted_ && pending_.empty()) {
+      ssh_channel_send_eof(ch);
+      active_ = false;
+    }
+    return {};
+  }
+
+ private:
+  std::string pending_;
+  std::size_t offset_ = 0;
+  int fd_ = -1;
+  int owned_fd_ = -1;
+  bool exhausted_ = false;
+  bool active_ = false;
+};
+
+enum class Ending { running, terminating, killing };
+
+}  // namespace
+
+Result<ExecResult> Session::exec(const ExecRequest& req, const ExecSink& sink) {
+  Impl& impl = *impl_;
+  const std::string who = impl.target.display();
+  const auto started = Clock::now();
+  auto setup_deadline = ssh::deadline_after(kChannelTimeout);
+
+  for (const auto& [name, value] : req.env) {
+    if (!valid_env_name(name)) {
+      return fail(Errc::bad_config, Phase::command, who,
+                  fmt::format("{}: invalid environment variable name '{}'", who, name));
+    }
+  }
+  StdinFeed feed(req);
+  if (auto r = feed.open(req, who); !r) return std::unexpected(r.error());
+
+  auto opened = ssh::open_channel(impl, setup_deadline);
+  if (!opened) return std::unexpected(opened.error());
+  ssh::ChannelState& c = **opened;
+
+  // Environment: an env request where the server accepts it (AcceptEnv), else exported in the
+  // command itself, quoted, so the variable is set either way.
+  std::string prefix;
+  for (const auto& [name, value] : req.env) {
+    int rc = ssh::drive(impl, setup_deadline, SSH_AGAIN,
+                        [&] { return ssh_channel_request_env(c.ch, name.c_str(), value.c_str()); });
+    if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out setting env");
+    if (rc != SSH_OK) {
+      if (ssh_is_connected(impl.s) == 0) {
+        return impl.error(Errc::protocol_error, Phase::channel, impl.ssh_error());
+      }
+      prefix += fmt::format("{}={}; export {}; ", name, shell_quote(value), name);
+    }
+  }
+  if (req.pty) {
+    if (auto r = ssh::request_pty(impl, c, *req.pty, setup_deadline); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  const std::string command = prefix + req.command;
+  int rc = ssh::drive(impl, setup_deadline, SSH_AGAIN,
+                      [&] { return ssh_channel_request_exec(c.ch, command.c_str()); });
+  if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out starting the command");
+  if (rc != SSH_OK) {
+    return impl.error(Errc::channel_error, Phase::channel,
+                      fmt::format("the server refused to run the command: {}", impl.ssh_error()));
+  }
+  // Without input to give, close stdin at once (like ssh -n) so readers of stdin do not hang.
+  if (!feed.active() && !req.pty) ssh_channel_send_eof(c.ch);
+
+  ExecResult result;
+  c.on_data = [&](std::string_view chunk, bool is_stderr) {
+    if (is_stderr) {
+      result.stderr_bytes += chunk.size();
+      if (sink.on_stderr) sink.on_stderr(chunk);
+    } else {
+      result.stdout_bytes += chunk.size();
+      if (sink.on_stdout) sink.on_stdout(chunk);
+    }
+  };
+  Deadline command_deadline = req.timeout ? started + *req.timeout : Deadline::max();
+  Deadline ending_deadline = Deadline::max();
+  Ending ending = Ending::running;
+
+  for (;;) {
+    if (!ssh::pump(c)) {
+      return impl.error(Errc::protocol_error, Phase::command,
+                        fmt::format("connection lost while the command ran: {}", impl.ssh_error()));
+    }
+    if (ending == Ending::running) {
+      if (auto r = feed.pump(c.ch, who); !r) return std::unexpected(r.error());
+    }
+    if (c.finished()) break;
+
+    auto now = Clock::now();
+    if (ending == Ending::running && now >= command_deadline) {
+      result.timed_out = true;
+      ssh_channel_request_send_signal(c.ch, "TERM");
+      ending = Ending::terminating;
+      ending_deadline = now + req.kill_grace;
+    } else if (ending == Ending::terminating && now >= ending_deadline) {
+      ssh_channel_request_send_signal(c.ch, "KILL");
+      ssh_channel_close(c.ch);
+      ending = Ending::killing;
+      ending_deadline = now + kCloseWait;
+    } else if (ending == Ending::killing && now >= ending_deadline) {
+      break;
+    }
+
+    Deadline wake = ending == Ending::running ? command_deadline : ending_deadline;
+    pollfd fds[2] = {{ssh_get_fd(impl.s), POLLIN, 0}, {feed.wants_fd(), POLLIN, 0}};
+    if (ssh_get_poll_flags(impl.s) & SSH_WRITE_PENDING) fds[0].events |= POLLOUT;
+    int nfds = fds[1].fd >= 0 ? 2 : 1;
+    if (::poll(fds, static_cast<nfds_t>(nfds), ssh::remaining_ms(wake)) < 0 && errno != EINTR) {
+      return impl.error(Errc::local_io, Phase::command,
+                        fmt::format("poll failed: {}", std::strerror(errno)));
+    }
+  }
+  result.exit_status = c.exit_status;
+  result.exit_signal = c.exit_signal;
+  result.core_dumped = c.core_dumped;
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  return result;
+}
+
+}  // namespace herd
