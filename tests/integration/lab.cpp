@@ -32,8 +32,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     throw std::runtime_error("pipe failed");
   }
   std::vector<std::string> envs;
-  for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
-  for (const auto& [k, v] : extra_env) envs.push_back(k + "=" + v);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    if (!extra_env.contains(entry.substr(0, entry.find('=')))) envs.push_back(std::move(entry));
+  }
+  for (const auto& [k, v] : extra_env) envs.push_back(k + "=" + v);  // these override
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in[0], 0);
