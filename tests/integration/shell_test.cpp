@@ -21,7 +21,7 @@ class Tmux {
   ~Tmux() { tmux("kill-server"); }
 
   ProcessResult tmux(const std::string& args) {
-    return run_shell("tmux -S " + socket_ + " " + args);
+    return run_shell("TERM=xterm tmux -S " + socket_ + " " + args);
   }
   void type(const std::string& text) { tmux("send-keys -t t -l '" + text + "'"); tmux("send-keys -t t Enter"); }
   std::string screen() { return tmux("capture-pane -p -t t").out; }
@@ -37,7 +37,7 @@ class Tmux {
   }
   /// Block until the pane's shell signals `channel` (tmux wait-for), bounded by `timeout`.
   bool wait_signal(const std::string& channel) {
-    return run_shell("timeout 30 tmux -S " + socket_ + " wait-for " + channel).exit_code == 0;
+    return run_shell("TERM=xterm timeout 30 tmux -S " + socket_ + " wait-for " + channel).exit_code == 0;
   }
 
  private:
@@ -51,15 +51,21 @@ std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
+/// In the pane's shell: save the terminal mode, run `herd shell lab1`, then record its exit status
+/// and the terminal mode after it, and signal `done` (tmux wait-for).
+void launch_herd_shell(Tmux& t, const std::filesystem::path& dir, const std::string& done) {
+  std::string herd = std::string(HERD_BINARY) + " shell -F " +
+                     Lab::get().env("HERD_LAB_SSH_CONFIG") + " --no-agent --no-default-keys lab1";
+  t.type("stty -g > " + (dir / "before").string() + "; " + herd + "; echo $? > " +
+         (dir / "status").string() + "; stty -g > " + (dir / "after").string() +
+         "; tmux -S $(echo $TMUX | cut -d, -f1) wait-for -S " + done);
+}
+
 TEST(Shell, InteractiveSessionLikeSsh) {
   auto& lab = Lab::get();
   auto dir = lab.temp_dir("shell");
   Tmux t;
-  std::string herd = std::string(HERD_BINARY) + " shell -F " + lab.env("HERD_LAB_SSH_CONFIG") +
-                     " --no-agent --no-default-keys lab1";
-  t.type("stty -g > " + (dir / "before").string() + "; " + herd + "; echo $? > " +
-         (dir / "status").string() + "; stty -g > " + (dir / "after").string() +
-         "; tmux -S " + "$(echo $TMUX | cut -d, -f1) wait-for -S shell-done");
+  launch_herd_shell(t, dir, "shell-done");
   ASSERT_TRUE(t.wait_for("\nlab$")) << t.screen();
 
   t.type("echo hello-$((6*7))");
@@ -89,11 +95,7 @@ TEST(Shell, TerminalRestoredWhenKilled) {
   auto& lab = Lab::get();
   auto dir = lab.temp_dir("shell-term");
   Tmux t;
-  std::string herd = std::string(HERD_BINARY) + " shell -F " + lab.env("HERD_LAB_SSH_CONFIG") +
-                     " --no-agent --no-default-keys lab1";
-  t.type("stty -g > " + (dir / "before").string() + "; " + herd + "; echo $? > " +
-         (dir / "status").string() + "; stty -g > " + (dir / "after").string() +
-         "; tmux -S $(echo $TMUX | cut -d, -f1) wait-for -S term-done");
+  launch_herd_shell(t, dir, "term-done");
   ASSERT_TRUE(t.wait_for("\nlab$")) << t.screen();
   ASSERT_EQ(run_shell("pkill -TERM -f '^" + std::string(HERD_BINARY) + " shell'").exit_code, 0);
   ASSERT_TRUE(t.wait_signal("term-done")) << t.screen();
