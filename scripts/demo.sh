@@ -5,6 +5,7 @@ herd=${1:-build/src/herd}
 root=$(cd "$(dirname "$0")/.." && pwd)
 lab="$root/tests/lab/lab"
 dir=$(mktemp -d /tmp/herd-demo-XXXXXX)
+chmod 755 "$dir"   # the lab user must traverse it to read its authorized keys
 trap '"$lab" down "$dir/lab" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
 echo "==> starting a lab: 2 OpenSSH servers on 127.0.0.1, host aliases web01..web04"

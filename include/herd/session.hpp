@@ -99,7 +99,7 @@ struct ResolvedTarget {
   bool pubkey_auth = true;                ///< ssh_config PubkeyAuthentication
   std::optional<std::string> identity_agent;  ///< ssh_config IdentityAgent ("none" disables)
 
-  /// "user@hostname:port", used in messages.
+  /// "user@hostname:port", or "alias (user@hostname:port)" when the alias differs; for messages.
   std::string display() const;
 };
 

@@ -30,7 +30,8 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   cmd->add_option("--command-timeout", o.command_timeout_s,
                   "End the remote command after this many seconds (TERM, then KILL)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("-e,--env", o.env, "Set NAME=VALUE in the remote environment (repeatable)");
+  cmd->add_option("-e,--env", o.env, "Set NAME=VALUE in the remote environment (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--stdin", o.stdin_file, "Feed this file (or FIFO) to the command's stdin");
   cmd->add_flag("-t,--tty", o.pty, "Allocate a PTY (stdout and stderr then merge)");
   cmd->add_option("host", o.host, "Host (alias, address or user@host)")->required();

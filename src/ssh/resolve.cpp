@@ -88,7 +88,9 @@ std::string_view to_string(HostKeyPolicy policy) {
 
 std::string ResolvedTarget::display() const {
   bool v6 = hostname.find(':') != std::string::npos;
-  return fmt::format("{}@{}{}{}:{}", user, v6 ? "[" : "", hostname, v6 ? "]" : "", port);
+  auto where = fmt::format("{}@{}{}{}:{}", user, v6 ? "[" : "", hostname, v6 ? "]" : "", port);
+  if (alias.empty() || alias == hostname) return where;
+  return fmt::format("{} ({})", alias, where);
 }
 
 Result<ResolvedTarget> resolve_target(const SessionOptions& o) {

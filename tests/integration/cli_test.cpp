@@ -31,6 +31,7 @@ TEST(Cli, RemoteFailureIsExitOneWithOneLine) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("exited with status 3"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.err.starts_with("herd: web02 (")) << r.err;  // named as the user typed it
 }
 
 TEST(Cli, UnknownHostUnderStrictIsExitFour) {
@@ -86,10 +87,11 @@ TEST(Cli, EnvAndStdin) {
   auto& lab = Lab::get();
   auto in = lab.temp_dir("cli-stdin") / "in.txt";
   std::ofstream(in) << "from file\n";
-  auto r = run_herd(lab_args({"-e", "HERD_X=a b", "--stdin", in.string(), "web01", "--",
-                              "echo \"$HERD_X\"; cat"}));
+  // Each -e takes exactly one value: the host after the last one is not swallowed.
+  auto r = run_herd(lab_args({"--stdin", in.string(), "-e", "HERD_X=a b", "-e", "HERD_Y=c",
+                              "web01", "--", "echo \"$HERD_X/$HERD_Y\"; cat"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "a b\nfrom file\n");
+  EXPECT_EQ(r.out, "a b/c\nfrom file\n");
 }
 
 // Memory stays bounded while 100 MB flow on each stream at once. Holding either stream would
