@@ -161,7 +161,7 @@ TEST(ResolveTarget, OptionsBeatSshConfigAndPolicyMapping) {
   EXPECT_EQ(t->port, 22);
   EXPECT_EQ(t->user, "cli");
   EXPECT_EQ(t->host_key_policy, HostKeyPolicy::strict);
-  EXPECT_EQ(t->display(), "cli@10.1.1.1:22");
+  EXPECT_EQ(t->display(), "web01 (cli@10.1.1.1:22)");
   fs::remove_all(dir);
 }
 
