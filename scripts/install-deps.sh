@@ -6,6 +6,7 @@ set -eu
 PACKAGES="
 g++ cmake ninja-build make pkg-config git
 libssh-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
+libboost-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
 libgtest-dev libgmock-dev
 openssh-server openssh-client tmux procps iproute2 sudo passwd
 "
