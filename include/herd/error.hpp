@@ -22,6 +22,7 @@ enum class ErrorKind {
   timeout,   ///< a deadline passed (the phase says which)
   remote,    ///< the remote command failed (non-zero exit or signal)
   local,     ///< local I/O or configuration problem
+  cancelled, ///< stopped on request (Ctrl-C) before it finished
 };
 
 /// Fine-grained error codes; each belongs to one ErrorKind (see kind_of).
@@ -41,6 +42,7 @@ enum class Errc {
   remote_failed,
   local_io,
   bad_config,
+  cancelled,
 };
 
 /// The std::error_category of herd::Errc.

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "herd/error.hpp"
+#include "herd/flow.hpp"
 #include "herd/known_hosts.hpp"
 
 namespace herd {
@@ -69,6 +70,8 @@ struct SessionOptions {
   std::optional<std::chrono::milliseconds> connect_timeout;  ///< TCP connect; default 10 s
   std::chrono::milliseconds banner_timeout{15000};  ///< SSH handshake (banner + key exchange)
   std::chrono::milliseconds auth_timeout{30000};    ///< all authentication attempts together
+  /// Total deadline: no phase of connect (nor of exec, see ExecRequest::timeout) waits past it.
+  std::optional<FlowClock::time_point> deadline;
   std::optional<bool> compression;          ///< zlib compression
   AlgorithmOptions algorithms;
   std::optional<std::filesystem::path> ssh_config;  ///< explicit file (like ssh -F): only it
@@ -137,12 +140,13 @@ struct ExecResult {
   std::optional<std::string> exit_signal;  ///< e.g. "TERM" when killed by a signal
   bool core_dumped = false;
   bool timed_out = false;                  ///< herd ended it at the command deadline
+  bool cancelled = false;                  ///< herd ended it because the run was cancelled
   std::chrono::milliseconds duration{0};
   std::uint64_t stdout_bytes = 0;
   std::uint64_t stderr_bytes = 0;
 
   /// True for exit status 0 without a signal or timeout.
-  bool ok() const { return exit_status == 0 && !exit_signal && !timed_out; }
+  bool ok() const { return exit_status == 0 && !exit_signal && !timed_out && !cancelled; }
 };
 
 class Session;
@@ -190,12 +194,17 @@ class Session {
   Session& operator=(Session&&) noexcept;
   ~Session();
 
-  /// Connect, check the host key, and authenticate.
+  /// Connect, check the host key, and authenticate (blocking: run_blocking(connect_async)).
   static Result<Session> connect(const SessionOptions& options);
+  /// The same as a resumable flow, for event loops (see flow.hpp).
+  static Flow<Result<Session>> connect_async(SessionOptions options);
 
   /// Run one command; output goes to `sink` as it arrives. Fails only on transport errors or
-  /// timeouts; a non-zero exit is a normal ExecResult.
+  /// timeouts; a non-zero exit is a normal ExecResult. (Blocking: run_blocking(exec_async).)
   Result<ExecResult> exec(const ExecRequest& request, const ExecSink& sink = {});
+  /// The same as a resumable flow; the Session must outlive it. A `cancelled` wake-up ends the
+  /// command like a timeout (TERM, grace, KILL) and sets ExecResult::cancelled.
+  Flow<Result<ExecResult>> exec_async(ExecRequest request, ExecSink sink);
 
   /// Open a PTY and start the login shell (or `command` when non-empty).
   Result<InteractiveChannel> open_interactive(const PtyOptions& pty,

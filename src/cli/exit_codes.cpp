@@ -12,6 +12,7 @@ ExitCode exit_code_for(const Error& error) {
     case ErrorKind::protocol: return ExitCode::protocol;
     case ErrorKind::remote: return ExitCode::remote_failed;
     case ErrorKind::local: return ExitCode::local;
+    case ErrorKind::cancelled: return ExitCode::interrupted;
   }
   return ExitCode::local;
 }

@@ -44,54 +44,58 @@ class Authenticator {
   Authenticator(Session::Impl& impl, const SessionOptions& o, Deadline d)
       : impl_(impl), o_(o), deadline_(d) {}
 
-  Result<void> run() {
-    Outcome first = step([&] { return ssh_userauth_none(impl_.s, nullptr); });
-    if (first == Outcome::success) return {};
-    if (first == Outcome::timeout) return timed_out();
-    if (first == Outcome::error) return protocol_error();
+  Flow<Result<void>> run() {
+    Outcome first = co_await step([this] { return ssh_userauth_none(impl_.s, nullptr); });
+    if (first == Outcome::success) co_return Result<void>{};
+    if (first == Outcome::timeout) co_return timed_out();
+    if (first == Outcome::error) co_return protocol_error();
     methods_ = ssh_userauth_list(impl_.s, nullptr);
 
     const ResolvedTarget& t = impl_.target;
     if (t.pubkey_auth && (methods_ & SSH_AUTH_METHOD_PUBLICKEY)) {
       for (const auto& file : t.key_files) {
-        if (auto r = try_key_file(file); r != Outcome::denied) return finish(r);
+        Outcome r = co_await try_key_file(file);
+        if (r != Outcome::denied) co_return finish(r);
       }
       for (std::size_t i = 0; i < o_.private_keys.size(); ++i) {
-        if (auto r = try_key_text(o_.private_keys[i], i); r != Outcome::denied) return finish(r);
+        Outcome r = co_await try_key_text(o_.private_keys[i], i);
+        if (r != Outcome::denied) co_return finish(r);
       }
       if (agent_allowed()) {
         impl_.attempts.push_back("agent");
-        if (auto r = step([&] { return ssh_userauth_agent(impl_.s, nullptr); });
-            r != Outcome::denied) {
-          return finish(r);
-        }
+        Outcome r = co_await step([this] { return ssh_userauth_agent(impl_.s, nullptr); });
+        if (r != Outcome::denied) co_return finish(r);
       }
       if (o_.look_for_keys && !t.identities_only) {
         for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"}) {
           auto file = home_dir() / ".ssh" / name;
           std::error_code ec;
           if (!std::filesystem::exists(file, ec) || already_tried(file)) continue;
-          if (auto r = try_key_file(file); r != Outcome::denied) return finish(r);
+          Outcome r = co_await try_key_file(file);
+          if (r != Outcome::denied) co_return finish(r);
         }
       }
     }
     if (o_.password && t.password_auth) {
       if (methods_ & SSH_AUTH_METHOD_PASSWORD) {
         impl_.attempts.push_back("password");
-        auto r = step([&] { return ssh_userauth_password(impl_.s, nullptr, o_.password->c_str()); });
-        if (r != Outcome::denied) return finish(r);
+        Outcome r = co_await step(
+            [this] { return ssh_userauth_password(impl_.s, nullptr, o_.password->c_str()); });
+        if (r != Outcome::denied) co_return finish(r);
       } else if (methods_ & SSH_AUTH_METHOD_INTERACTIVE) {
         impl_.attempts.push_back("keyboard-interactive");
-        if (auto r = keyboard_interactive(); r != Outcome::denied) return finish(r);
+        Outcome r = co_await keyboard_interactive();
+        if (r != Outcome::denied) co_return finish(r);
       }
     }
-    return denied();
+    co_return denied();
   }
 
  private:
   template <class F>
-  Outcome step(F call) {
-    return outcome_of(drive(impl_, deadline_, SSH_AUTH_AGAIN, call));
+  Flow<Outcome> step(F call) {
+    int rc = co_await drive(impl_, deadline_, SSH_AUTH_AGAIN, call);
+    co_return outcome_of(rc);
   }
 
   bool agent_allowed() const {
@@ -112,13 +116,15 @@ class Authenticator {
     return false;
   }
 
-  Outcome try_key(ssh_key raw, const std::string& label) {
+  Flow<Outcome> try_key(ssh_key raw, std::string label) {
     KeyPtr key(raw, ssh_key_free);
     impl_.attempts.push_back(fmt::format("publickey ({})", label));
-    return step([&] { return ssh_userauth_publickey(impl_.s, nullptr, key.get()); });
+    Outcome r = co_await step(
+        [this, k = key.get()] { return ssh_userauth_publickey(impl_.s, nullptr, k); });
+    co_return r;
   }
 
-  Outcome try_key_file(const std::filesystem::path& file) {
+  Flow<Outcome> try_key_file(std::filesystem::path file) {
     tried_files_.push_back(file);
     ssh_key key = nullptr;
     const char* pass = o_.passphrase ? o_.passphrase->c_str() : nullptr;
@@ -126,37 +132,39 @@ class Authenticator {
       std::string why = pass != nullptr ? "wrong passphrase or unreadable"
                                         : "unreadable, or encrypted and no passphrase given";
       impl_.attempts.push_back(fmt::format("publickey ({}: {})", file.string(), why));
-      return Outcome::denied;
+      co_return Outcome::denied;
     }
-    return try_key(key, file.string());
+    Outcome r = co_await try_key(key, file.string());
+    co_return r;
   }
 
-  Outcome try_key_text(const std::string& text, std::size_t index) {
+  Flow<Outcome> try_key_text(const std::string& text, std::size_t index) {
     ssh_key key = nullptr;
     const char* pass = o_.passphrase ? o_.passphrase->c_str() : nullptr;
     std::string label = fmt::format("in-memory key #{}", index + 1);
     if (ssh_pki_import_privkey_base64(text.c_str(), pass, nullptr, nullptr, &key) != SSH_OK) {
       impl_.attempts.push_back(fmt::format("publickey ({}: cannot be parsed)", label));
-      return Outcome::denied;
+      co_return Outcome::denied;
     }
-    return try_key(key, label);
+    Outcome r = co_await try_key(key, label);
+    co_return r;
   }
 
   /// Answer every prompt with the password (the usual "Password:" single-prompt case).
-  Outcome keyboard_interactive() {
+  Flow<Outcome> keyboard_interactive() {
     for (int round = 0; round < 4; ++round) {
-      int rc = drive(impl_, deadline_, SSH_AUTH_AGAIN,
-                     [&] { return ssh_userauth_kbdint(impl_.s, nullptr, nullptr); });
-      if (rc != SSH_AUTH_INFO) return outcome_of(rc);
+      int rc = co_await drive(impl_, deadline_, SSH_AUTH_AGAIN,
+                              [this] { return ssh_userauth_kbdint(impl_.s, nullptr, nullptr); });
+      if (rc != SSH_AUTH_INFO) co_return outcome_of(rc);
       int prompts = ssh_userauth_kbdint_getnprompts(impl_.s);
       for (int i = 0; i < prompts; ++i) {
         if (ssh_userauth_kbdint_setanswer(impl_.s, static_cast<unsigned>(i),
                                           o_.password->c_str()) < 0) {
-          return Outcome::error;
+          co_return Outcome::error;
         }
       }
     }
-    return Outcome::denied;
+    co_return Outcome::denied;
   }
 
   Result<void> finish(Outcome r) {
@@ -185,8 +193,7 @@ class Authenticator {
                                    methods_text(methods_)));
   }
   Result<void> timed_out() const {
-    return impl_.error(Errc::timeout, Phase::auth,
-                       fmt::format("authentication timed out (tried {})", tried()));
+    return impl_.wait_error(Phase::auth, fmt::format("authentication timed out (tried {})", tried()));
   }
   Result<void> protocol_error() const {
     return impl_.error(Errc::protocol_error, Phase::auth,
@@ -202,8 +209,10 @@ class Authenticator {
 
 }  // namespace
 
-Result<void> authenticate(Session::Impl& impl, const SessionOptions& options, Deadline d) {
-  return Authenticator(impl, options, d).run();
+Flow<Result<void>> authenticate(Session::Impl& impl, const SessionOptions& options, Deadline d) {
+  Authenticator a(impl, options, d);
+  auto r = co_await a.run();
+  co_return r;
 }
 
 }  // namespace herd::ssh

@@ -38,11 +38,11 @@ bool ChannelState::finished() const {
   return ssh_channel_is_eof(ch) != 0 && (exit_status || exit_signal);
 }
 
-Result<std::unique_ptr<ChannelState>> open_channel(Session::Impl& impl, Deadline d) {
+Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, Deadline d) {
   auto c = std::make_unique<ChannelState>();
   c->ch = ssh_channel_new(impl.s);
   if (c->ch == nullptr) {
-    return impl.error(Errc::channel_error, Phase::channel,
+    co_return impl.error(Errc::channel_error, Phase::channel,
                       fmt::format("cannot create a channel: {}", impl.ssh_error()));
   }
   c->callbacks.userdata = c.get();
@@ -51,27 +51,27 @@ Result<std::unique_ptr<ChannelState>> open_channel(Session::Impl& impl, Deadline
   c->callbacks.channel_data_function = on_channel_data;
   ssh_callbacks_init(&c->callbacks);
   ssh_set_channel_callbacks(c->ch, &c->callbacks);
-  int rc = drive(impl, d, SSH_AGAIN, [&] { return ssh_channel_open_session(c->ch); });
-  if (rc == SSH_AGAIN) {
-    return impl.error(Errc::timeout, Phase::channel, "timed out opening a session channel");
-  }
+  ssh_channel ch = c->ch;
+  int rc = co_await drive(impl, d, SSH_AGAIN, [ch] { return ssh_channel_open_session(ch); });
+  if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out opening a session channel");
   if (rc != SSH_OK) {
-    return impl.error(Errc::channel_error, Phase::channel,
-                      fmt::format("cannot open a session channel: {}", impl.ssh_error()));
+    co_return impl.error(Errc::channel_error, Phase::channel,
+                         fmt::format("cannot open a session channel: {}", impl.ssh_error()));
   }
-  return c;
+  co_return std::move(c);
 }
 
-Result<void> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty, Deadline d) {
-  int rc = drive(impl, d, SSH_AGAIN, [&] {
+Flow<Result<void>> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty,
+                               Deadline d) {
+  int rc = co_await drive(impl, d, SSH_AGAIN, [&c, &pty] {
     return ssh_channel_request_pty_size(c.ch, pty.term.c_str(), pty.cols, pty.rows);
   });
-  if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out requesting a PTY");
+  if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out requesting a PTY");
   if (rc != SSH_OK) {
-    return impl.error(Errc::channel_error, Phase::channel,
-                      fmt::format("the server refused a PTY: {}", impl.ssh_error()));
+    co_return impl.error(Errc::channel_error, Phase::channel,
+                         fmt::format("the server refused a PTY: {}", impl.ssh_error()));
   }
-  return {};
+  co_return Result<void>{};
 }
 
 bool pump(ChannelState& c) {

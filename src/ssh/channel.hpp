@@ -35,10 +35,11 @@ struct ChannelState {
 };
 
 /// Open a "session" channel before `d`.
-Result<std::unique_ptr<ChannelState>> open_channel(Session::Impl& impl, Deadline d);
+Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, Deadline d);
 
 /// Request a PTY of the given size.
-Result<void> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty, Deadline d);
+Flow<Result<void>> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty,
+                               Deadline d);
 
 /// Process whatever packets have arrived, without blocking: data goes to `on_data`, exit status
 /// and signal to the state. Returns false when the connection is lost.

@@ -4,27 +4,30 @@
 
 #include <cerrno>
 
-namespace herd::ssh {
+namespace herd {
 
+namespace ssh {
 int remaining_ms(Deadline d) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - Clock::now()).count();
   if (left <= 0) return 0;
   constexpr long long kMaxPollMs = 1000LL * 60 * 60;  // ms; poll() takes an int
   return static_cast<int>(left > kMaxPollMs ? kMaxPollMs : left);
 }
+}  // namespace ssh
 
-WaitResult wait_fd(int fd, bool want_write, Deadline d) {
+WaitResult poll_wait(const IoWait& w) {
   for (;;) {
-    pollfd p{fd, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
-    int left = remaining_ms(d);
-    int rc = ::poll(&p, 1, left);
+    pollfd p[2] = {{w.fd, static_cast<short>(POLLIN | (w.write ? POLLOUT : 0)), 0},
+                   {w.extra_fd, POLLIN, 0}};
+    nfds_t n = w.extra_fd >= 0 ? 2 : 1;
+    int rc = ::poll(p, n, ssh::remaining_ms(w.deadline));
     if (rc > 0) return WaitResult::ready;
     if (rc == 0) {
-      if (Clock::now() >= d) return WaitResult::timeout;
+      if (ssh::Clock::now() >= w.deadline) return WaitResult::timeout;
       continue;  // poll's cap (not the deadline) ran out
     }
     if (errno != EINTR) return WaitResult::error;
   }
 }
 
-}  // namespace herd::ssh
+}  // namespace herd

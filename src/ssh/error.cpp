@@ -23,6 +23,7 @@ class HerdCategory final : public std::error_category {
       case Errc::remote_failed: return "remote command failed";
       case Errc::local_io: return "local I/O error";
       case Errc::bad_config: return "bad configuration";
+      case Errc::cancelled: return "cancelled";
     }
     return "unknown herd error";
   }
@@ -49,6 +50,7 @@ ErrorKind kind_of(Errc e) noexcept {
     case Errc::channel_error: return ErrorKind::protocol;
     case Errc::timeout: return ErrorKind::timeout;
     case Errc::remote_failed: return ErrorKind::remote;
+    case Errc::cancelled: return ErrorKind::cancelled;
     case Errc::ok:
     case Errc::local_io:
     case Errc::bad_config: return ErrorKind::local;
@@ -65,6 +67,7 @@ std::string_view to_string(ErrorKind k) noexcept {
     case ErrorKind::timeout: return "timeout";
     case ErrorKind::remote: return "remote";
     case ErrorKind::local: return "local";
+    case ErrorKind::cancelled: return "cancelled";
   }
   return "local";
 }

@@ -12,7 +12,6 @@
 // kill_grace, sends KILL, then closes the channel; with a PTY, the close also hangs up the
 // terminal (SIGHUP to its foreground process group). The result is timed_out = true.
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -128,56 +127,62 @@ enum class Ending { running, terminating, killing };
 }  // namespace
 
 Result<ExecResult> Session::exec(const ExecRequest& req, const ExecSink& sink) {
+  return run_blocking(exec_async(req, sink));
+}
+
+Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
   Impl& impl = *impl_;
   const std::string who = impl.target.display();
   const auto started = Clock::now();
-  auto setup_deadline = ssh::deadline_after(kChannelTimeout);
+  auto setup_deadline = impl.phase_deadline(kChannelTimeout);
 
   for (const auto& [name, value] : req.env) {
     if (!valid_env_name(name)) {
-      return fail(Errc::bad_config, Phase::command, who,
-                  fmt::format("{}: invalid environment variable name '{}'", who, name));
+      co_return fail(Errc::bad_config, Phase::command, who,
+                     fmt::format("{}: invalid environment variable name '{}'", who, name));
     }
   }
   StdinFeed feed(req);
-  if (auto r = feed.open(req, who); !r) return std::unexpected(r.error());
+  if (auto r = feed.open(req, who); !r) co_return std::unexpected(r.error());
 
-  auto opened = ssh::open_channel(impl, setup_deadline);
-  if (!opened) return std::unexpected(opened.error());
+  auto opened = co_await ssh::open_channel(impl, setup_deadline);
+  if (!opened) co_return std::unexpected(opened.error());
   ssh::ChannelState& c = **opened;
 
   // Environment: an env request where the server accepts it (AcceptEnv), else exported in the
   // command itself, quoted, so the variable is set either way.
   std::string prefix;
   for (const auto& [name, value] : req.env) {
-    int rc = ssh::drive(impl, setup_deadline, SSH_AGAIN,
-                        [&] { return ssh_channel_request_env(c.ch, name.c_str(), value.c_str()); });
-    if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out setting env");
+    const char* n = name.c_str();
+    const char* v = value.c_str();
+    int rc = co_await ssh::drive(impl, setup_deadline, SSH_AGAIN,
+                                 [&c, n, v] { return ssh_channel_request_env(c.ch, n, v); });
+    if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out setting env");
     if (rc != SSH_OK) {
       if (ssh_is_connected(impl.s) == 0) {
-        return impl.error(Errc::protocol_error, Phase::channel, impl.ssh_error());
+        co_return impl.error(Errc::protocol_error, Phase::channel, impl.ssh_error());
       }
       prefix += fmt::format("{}={}; export {}; ", name, shell_quote(value), name);
     }
   }
   if (req.pty) {
-    if (auto r = ssh::request_pty(impl, c, *req.pty, setup_deadline); !r) {
-      return std::unexpected(r.error());
-    }
+    auto pty_ok = co_await ssh::request_pty(impl, c, *req.pty, setup_deadline);
+    if (!pty_ok) co_return std::unexpected(pty_ok.error());
   }
   const std::string command = prefix + req.command;
-  int rc = ssh::drive(impl, setup_deadline, SSH_AGAIN,
-                      [&] { return ssh_channel_request_exec(c.ch, command.c_str()); });
-  if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out starting the command");
+  int rc = co_await ssh::drive(impl, setup_deadline, SSH_AGAIN, [&c, &command] {
+    return ssh_channel_request_exec(c.ch, command.c_str());
+  });
+  if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out starting the command");
   if (rc != SSH_OK) {
-    return impl.error(Errc::channel_error, Phase::channel,
-                      fmt::format("the server refused to run the command: {}", impl.ssh_error()));
+    co_return impl.error(Errc::channel_error, Phase::channel,
+                         fmt::format("the server refused to run the command: {}", impl.ssh_error()));
   }
   // Without input to give, close stdin at once (like ssh -n) so readers of stdin do not hang.
   if (!feed.active() && !req.pty) ssh_channel_send_eof(c.ch);
 
   ExecResult result;
-  c.on_data = [&](std::string_view chunk, bool is_stderr) {
+  c.on_data = [&result, &sink](std::string_view chunk, bool is_stderr) {
     if (is_stderr) {
       result.stderr_bytes += chunk.size();
       if (sink.on_stderr) sink.on_stderr(chunk);
@@ -187,22 +192,25 @@ Result<ExecResult> Session::exec(const ExecRequest& req, const ExecSink& sink) {
     }
   };
   Deadline command_deadline = req.timeout ? started + *req.timeout : Deadline::max();
+  if (impl.total_deadline) command_deadline = std::min(command_deadline, *impl.total_deadline);
   Deadline ending_deadline = Deadline::max();
   Ending ending = Ending::running;
+  bool stop_now = false;  // a cancellation or deadline asks to end the command
 
   for (;;) {
     if (!ssh::pump(c)) {
-      return impl.error(Errc::protocol_error, Phase::command,
-                        fmt::format("connection lost while the command ran: {}", impl.ssh_error()));
+      co_return impl.error(Errc::protocol_error, Phase::command,
+                           fmt::format("connection lost while the command ran: {}",
+                                       impl.ssh_error()));
     }
     if (ending == Ending::running) {
-      if (auto r = feed.pump(c.ch, who); !r) return std::unexpected(r.error());
+      if (auto r = feed.pump(c.ch, who); !r) co_return std::unexpected(r.error());
     }
     if (c.finished()) break;
 
     auto now = Clock::now();
-    if (ending == Ending::running && now >= command_deadline) {
-      result.timed_out = true;
+    if (ending == Ending::running && (stop_now || now >= command_deadline)) {
+      if (!result.cancelled) result.timed_out = true;
       ssh_channel_request_send_signal(c.ch, "TERM");
       ending = Ending::terminating;
       ending_deadline = now + req.kill_grace;
@@ -216,19 +224,21 @@ Result<ExecResult> Session::exec(const ExecRequest& req, const ExecSink& sink) {
     }
 
     Deadline wake = ending == Ending::running ? command_deadline : ending_deadline;
-    pollfd fds[2] = {{ssh_get_fd(impl.s), POLLIN, 0}, {feed.wants_fd(), POLLIN, 0}};
-    if (ssh_get_poll_flags(impl.s) & SSH_WRITE_PENDING) fds[0].events |= POLLOUT;
-    int nfds = fds[1].fd >= 0 ? 2 : 1;
-    if (::poll(fds, static_cast<nfds_t>(nfds), ssh::remaining_ms(wake)) < 0 && errno != EINTR) {
-      return impl.error(Errc::local_io, Phase::command,
-                        fmt::format("poll failed: {}", std::strerror(errno)));
+    IoWait w = impl.io_wait(wake);
+    w.extra_fd = feed.wants_fd();
+    WaitResult waited = co_await wait_io{w};
+    if (waited == WaitResult::cancelled && ending == Ending::running) {
+      result.cancelled = true;
+      stop_now = true;
+    } else if (waited == WaitResult::error) {
+      co_return impl.error(Errc::local_io, Phase::command, "waiting on the socket failed");
     }
   }
   result.exit_status = c.exit_status;
   result.exit_signal = c.exit_signal;
   result.core_dumped = c.core_dumped;
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-  return result;
+  co_return result;
 }
 
 }  // namespace herd

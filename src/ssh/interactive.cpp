@@ -70,23 +70,37 @@ std::optional<std::string> InteractiveChannel::exit_signal() const {
   return impl_->channel->exit_signal;
 }
 
-Result<InteractiveChannel> Session::open_interactive(const PtyOptions& pty,
-                                                     const std::string& command) {
-  Impl& impl = *impl_;
-  auto d = ssh::deadline_after(kSetupTimeout);
-  auto opened = ssh::open_channel(impl, d);
-  if (!opened) return std::unexpected(opened.error());
+namespace {
+
+/// Open a channel with a PTY and start the shell (or `command`) on it.
+Flow<Result<std::unique_ptr<ssh::ChannelState>>> start_interactive(Session::Impl& impl,
+                                                                   PtyOptions pty,
+                                                                   std::string command) {
+  auto d = impl.phase_deadline(kSetupTimeout);
+  auto opened = co_await ssh::open_channel(impl, d);
+  if (!opened) co_return std::unexpected(opened.error());
   ssh::ChannelState& c = **opened;
-  if (auto r = ssh::request_pty(impl, c, pty, d); !r) return std::unexpected(r.error());
-  int rc = ssh::drive(impl, d, SSH_AGAIN, [&] {
+  auto pty_ok = co_await ssh::request_pty(impl, c, pty, d);
+  if (!pty_ok) co_return std::unexpected(pty_ok.error());
+  int rc = co_await ssh::drive(impl, d, SSH_AGAIN, [&c, &command] {
     return command.empty() ? ssh_channel_request_shell(c.ch)
                            : ssh_channel_request_exec(c.ch, command.c_str());
   });
-  if (rc == SSH_AGAIN) return impl.error(Errc::timeout, Phase::channel, "timed out starting the shell");
+  if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out starting the shell");
   if (rc != SSH_OK) {
-    return impl.error(Errc::channel_error, Phase::channel,
-                      fmt::format("the server refused a shell: {}", impl.ssh_error()));
+    co_return impl.error(Errc::channel_error, Phase::channel,
+                         fmt::format("the server refused a shell: {}", impl.ssh_error()));
   }
+  co_return std::move(*opened);
+}
+
+}  // namespace
+
+Result<InteractiveChannel> Session::open_interactive(const PtyOptions& pty,
+                                                     const std::string& command) {
+  Impl& impl = *impl_;
+  auto opened = run_blocking(start_interactive(impl, pty, command));
+  if (!opened) return std::unexpected(opened.error());
   auto ic = std::make_unique<InteractiveChannel::Impl>();
   ic->session = &impl;
   ic->channel = std::move(*opened);

@@ -23,15 +23,23 @@ std::string Session::Impl::ssh_error() const {
   return e != nullptr && *e != '\0' ? std::string(e) : std::string("connection lost");
 }
 
-bool Session::Impl::wait(ssh::Deadline d) const {
-  int flags = ssh_get_poll_flags(s);
-  return ssh::wait_fd(ssh_get_fd(s), (flags & SSH_WRITE_PENDING) != 0, d) ==
-         ssh::WaitResult::ready;
+IoWait Session::Impl::io_wait(ssh::Deadline d) const {
+  return IoWait{.fd = ssh_get_fd(s),
+                .write = (ssh_get_poll_flags(s) & SSH_WRITE_PENDING) != 0,
+                .deadline = d};
 }
 
 std::unexpected<Error> Session::Impl::error(Errc code, Phase phase, std::string what) const {
   std::string who = target.display();
   return fail(code, phase, who, fmt::format("{}: {}", who, what));
+}
+
+std::unexpected<Error> Session::Impl::wait_error(Phase phase, std::string what) const {
+  if (last_wait == WaitResult::cancelled) return error(Errc::cancelled, phase, "interrupted");
+  if (last_wait == WaitResult::error) {
+    return error(Errc::local_io, phase, fmt::format("waiting on the socket failed ({})", what));
+  }
+  return error(Errc::timeout, phase, std::move(what));
 }
 
 namespace {
@@ -163,30 +171,31 @@ Result<void> set_options(Session::Impl& impl, const std::vector<std::string>& kn
   return {};
 }
 
-Result<void> handshake(Session::Impl& impl, const SessionOptions& o) {
+Flow<Result<void>> handshake(Session::Impl& impl, const SessionOptions& o) {
   auto who = impl.target.display();
-  auto fd = ssh::tcp_connect(impl.target.hostname, impl.target.port,
-                             ssh::deadline_after(impl.target.connect_timeout), who);
-  if (!fd) return std::unexpected(fd.error());
+  auto fd = co_await ssh::tcp_connect(impl.target.hostname, impl.target.port,
+                                      impl.phase_deadline(impl.target.connect_timeout), who);
+  if (!fd) co_return std::unexpected(fd.error());
   socket_t sock = *fd;
   if (ssh_options_set(impl.s, SSH_OPTIONS_FD, &sock) != SSH_OK) {
     ::close(*fd);
-    return impl.error(Errc::protocol_error, Phase::handshake, impl.ssh_error());
+    co_return impl.error(Errc::protocol_error, Phase::handshake, impl.ssh_error());
   }
   ssh_set_blocking(impl.s, 0);
   // From here libssh owns the socket and closes it with the session.
-  int rc = ssh::drive(impl, ssh::deadline_after(o.banner_timeout), SSH_AGAIN,
-                      [&] { return ssh_connect(impl.s); });
+  int rc = co_await ssh::drive(impl, impl.phase_deadline(o.banner_timeout), SSH_AGAIN,
+                               [&impl] { return ssh_connect(impl.s); });
   if (rc == SSH_AGAIN) {
-    return impl.error(Errc::timeout, Phase::handshake,
-                      fmt::format("SSH handshake timed out after {} ms (no banner or key exchange)",
-                                  o.banner_timeout.count()));
+    co_return impl.wait_error(
+        Phase::handshake,
+        fmt::format("SSH handshake timed out after {} ms (no banner or key exchange)",
+                    o.banner_timeout.count()));
   }
   if (rc != SSH_OK) {
-    return impl.error(Errc::protocol_error, Phase::handshake,
-                      fmt::format("SSH handshake failed: {}", impl.ssh_error()));
+    co_return impl.error(Errc::protocol_error, Phase::handshake,
+                         fmt::format("SSH handshake failed: {}", impl.ssh_error()));
   }
-  return {};
+  co_return Result<void>{};
 }
 
 }  // namespace
@@ -197,31 +206,37 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 Result<Session> Session::connect(const SessionOptions& options) {
+  return run_blocking(connect_async(options));
+}
+
+Flow<Result<Session>> Session::connect_async(SessionOptions options) {
   auto target = resolve_target(options);
-  if (!target) return std::unexpected(target.error());
+  if (!target) co_return std::unexpected(target.error());
   route_libssh_logs();
 
   auto impl = std::make_unique<Impl>();
   impl->target = std::move(*target);
   impl->warn = options.on_warning;
+  impl->total_deadline = options.deadline;
   impl->s = ssh_new();
   if (impl->s == nullptr) {
-    return impl->error(Errc::local_io, Phase::connect, "cannot allocate an SSH session");
+    co_return impl->error(Errc::local_io, Phase::connect, "cannot allocate an SSH session");
   }
   KnownHosts known;
   if (impl->target.host_key_policy != HostKeyPolicy::off) {
     auto kh = KnownHosts::load(impl->target.known_hosts);
-    if (!kh) return std::unexpected(kh.error());
+    if (!kh) co_return std::unexpected(kh.error());
     known = std::move(*kh);
   }
   auto known_types = known.known_types(impl->target.hostname, impl->target.port);
-  if (auto r = set_options(*impl, known_types); !r) return std::unexpected(r.error());
-  if (auto r = handshake(*impl, options); !r) return std::unexpected(r.error());
-  if (auto r = ssh::verify_host_key(*impl, known); !r) return std::unexpected(r.error());
-  if (auto r = ssh::authenticate(*impl, options, ssh::deadline_after(options.auth_timeout)); !r) {
-    return std::unexpected(r.error());
-  }
-  return Session(std::move(impl));
+  if (auto r = set_options(*impl, known_types); !r) co_return std::unexpected(r.error());
+  auto shaken = co_await handshake(*impl, options);
+  if (!shaken) co_return std::unexpected(shaken.error());
+  if (auto r = ssh::verify_host_key(*impl, known); !r) co_return std::unexpected(r.error());
+  auto authed =
+      co_await ssh::authenticate(*impl, options, impl->phase_deadline(options.auth_timeout));
+  if (!authed) co_return std::unexpected(authed.error());
+  co_return Session(std::move(impl));
 }
 
 const HostKey& Session::server_key() const { return impl_->server_key; }

@@ -4,8 +4,11 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "herd/flow.hpp"
 
 #include "herd/session.hpp"
 #include "ssh/deadline.hpp"
@@ -18,31 +21,44 @@ struct Session::Impl {
   HostKey server_key;
   std::vector<std::string> attempts;
   std::function<void(std::string_view)> warn;
+  std::optional<ssh::Deadline> total_deadline;  ///< no phase waits past it (SessionOptions)
+  WaitResult last_wait = WaitResult::ready;     ///< how the last unfinished wait ended
 
   ~Impl();
   /// The last libssh error text for this session.
   std::string ssh_error() const;
-  /// Wait for the session's socket until `d`; false when the deadline passed or poll failed.
-  bool wait(ssh::Deadline d) const;
+  /// What to wait for on the session's socket until `d`.
+  IoWait io_wait(ssh::Deadline d) const;
+  /// A phase deadline `d` from now, capped by the total deadline.
+  ssh::Deadline phase_deadline(std::chrono::milliseconds d) const {
+    return ssh::deadline_after(d, total_deadline);
+  }
   /// A one-line Error naming this host.
   std::unexpected<Error> error(Errc code, Phase phase, std::string what) const;
+  /// The error for a wait that did not end in `ready`: cancelled, or a timeout of `phase`.
+  std::unexpected<Error> wait_error(Phase phase, std::string what) const;
 };
 
 namespace ssh {
 
 /// Run a non-blocking libssh call until it stops answering `again` or `d` passes.
-/// Returns the call's final result, or `again` when the deadline passed.
+/// Returns the call's final result, or `again` when the wait ended otherwise (impl.last_wait
+/// says how: timeout, cancelled, error).
 template <class Step>
-int drive(const Session::Impl& impl, Deadline d, int again, Step step) {
+Flow<int> drive(Session::Impl& impl, Deadline d, int again, Step step) {
   for (;;) {
     int rc = step();
-    if (rc != again) return rc;
-    if (!impl.wait(d)) return again;
+    if (rc != again) co_return rc;
+    WaitResult w = co_await wait_io{impl.io_wait(d)};
+    if (w != WaitResult::ready) {
+      impl.last_wait = w;
+      co_return again;
+    }
   }
 }
 
 /// Authenticate (paramiko's order). Fills impl.attempts.
-Result<void> authenticate(Session::Impl& impl, const SessionOptions& options, Deadline d);
+Flow<Result<void>> authenticate(Session::Impl& impl, const SessionOptions& options, Deadline d);
 
 /// Check the server's key against `known` (the target's known_hosts, loaded before the
 /// handshake) under the target's policy; record it if allowed.

@@ -1,0 +1,158 @@
+// Flows: resumable SSH work that can be driven by a blocking poll() or by an event loop.
+//
+// Theory of operation: every multi-step SSH operation (connect, authenticate, run a command) is
+// written once, as a C++20 coroutine returning Flow<T>. Where libssh answers "again" (the socket
+// is not ready), the flow does `co_await wait_io(IoWait{...})`: it names the file descriptor(s)
+// it needs and its deadline, and suspends. Whoever drives the outermost flow (its *root*) reads
+// that IoWait, waits however it likes, and resumes the flow with a WaitResult:
+//   - run_blocking() waits with poll(): this is what Session::connect/exec do for one host;
+//   - the fleet engine waits with Boost.Asio (async_wait on the descriptors plus a timer), so one
+//     thread drives thousands of hosts, each suspended in its own flow.
+// Flows nest: a flow may co_await another Flow<U>; the innermost one's IoWait is what the root
+// sees. A flow runs only when resumed; nothing here starts threads or touches libssh.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace herd {
+
+using FlowClock = std::chrono::steady_clock;
+
+/// What a suspended flow waits for: `fd` readable (and writable when `write`), or `extra_fd`
+/// readable (when >= 0), or `deadline`.
+struct IoWait {
+  int fd = -1;
+  bool write = false;
+  int extra_fd = -1;
+  FlowClock::time_point deadline = FlowClock::time_point::max();
+};
+
+/// How a wait ended. `cancelled` is delivered once when the driver is asked to stop the work
+/// (Ctrl-C): flows then end what they started (a running command is signalled) and return.
+enum class WaitResult { ready, timeout, cancelled, error };
+
+/// Shared by every flow in one tree: where the innermost one parked, and how to resume it.
+struct FlowRoot {
+  IoWait wait;
+  WaitResult result = WaitResult::ready;
+  std::coroutine_handle<> suspended;
+
+  /// Resume the parked flow with `r`.
+  void resume(WaitResult r) {
+    result = r;
+    auto h = std::exchange(suspended, {});
+    h.resume();
+  }
+};
+
+namespace detail {
+
+struct PromiseBase {
+  std::coroutine_handle<> continuation;
+  FlowRoot* root = nullptr;
+  std::exception_ptr error;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  struct FinalAwaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      auto next = h.promise().continuation;
+      return next ? next : std::noop_coroutine();
+    }
+    void await_resume() noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() { error = std::current_exception(); }
+};
+
+}  // namespace detail
+
+/// A lazily started coroutine producing a T. Move-only; owns its frame.
+template <class T>
+class [[nodiscard]] Flow {
+ public:
+  struct promise_type : detail::PromiseBase {
+    std::optional<T> value;
+    Flow get_return_object() { return Flow(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    template <class U>
+    void return_value(U&& v) {
+      value.emplace(std::forward<U>(v));
+    }
+  };
+
+  Flow(Flow&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Flow& operator=(Flow&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
+  ~Flow() {
+    if (h_) h_.destroy();
+  }
+
+  // Awaited by a parent flow: run this one on the parent's root.
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+    h_.promise().continuation = parent;
+    h_.promise().root = parent.promise().root;
+    return h_;
+  }
+  T await_resume() { return take(); }
+
+  /// Driven as a root: start it; it runs until it first waits (see FlowRoot) or finishes.
+  void start(FlowRoot& root) {
+    h_.promise().root = &root;
+    h_.resume();
+  }
+  /// True once the flow has produced its value (or thrown).
+  bool done() const { return h_.done(); }
+  /// The value of a finished flow (rethrows what it threw).
+  T take() {
+    auto& p = h_.promise();
+    if (p.error) std::rethrow_exception(p.error);
+    return std::move(*p.value);
+  }
+
+ private:
+  explicit Flow(std::coroutine_handle<promise_type> h) : h_(h) {}
+  std::coroutine_handle<promise_type> h_;
+};
+
+/// Suspend the current flow until its root's driver resumes it; see IoWait.
+struct wait_io {
+  IoWait wait;
+  FlowRoot* root = nullptr;
+
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
+    root = h.promise().root;
+    root->wait = wait;
+    root->suspended = h;
+  }
+  WaitResult await_resume() const noexcept { return root->result; }
+};
+
+/// Wait for `w` with poll() in this thread (EINTR retried; deadline honoured exactly).
+WaitResult poll_wait(const IoWait& w);
+
+/// Drive `flow` to completion in this thread, waiting with poll_wait().
+template <class T>
+T run_blocking(Flow<T> flow) {
+  FlowRoot root;
+  flow.start(root);
+  while (!flow.done()) root.resume(poll_wait(root.wait));
+  return flow.take();
+}
+
+}  // namespace herd
