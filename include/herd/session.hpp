@@ -59,6 +59,7 @@ struct AlgorithmOptions {
 /// then to defaults, like paramiko's SSHClient.connect() plus OpenSSH's config handling.
 struct SessionOptions {
   std::string host;                         ///< alias or address (ssh_config Host is matched on it)
+  std::optional<std::string> hostname;      ///< connect here instead (beats ssh_config HostName)
   std::optional<std::uint16_t> port;        ///< default 22
   std::optional<std::string> user;          ///< default: the local user
   std::optional<std::string> password;      ///< for password and keyboard-interactive auth

@@ -13,14 +13,22 @@ namespace herd::cli {
 
 struct RunOptions {
   CommonOptions common;
-  std::string host;
+  std::string host;              ///< a host, or a pattern of hosts
   std::vector<std::string> command;
   double command_timeout_s = 0;  // s; 0 = none
+  double host_timeout_s = 0;     // s; total per host, 0 = none
   std::vector<std::string> env;  ///< NAME=VALUE
   std::string stdin_file;
+  std::string script_file;       ///< run this local script with sh -s
   bool pty = false;
+  std::vector<std::string> excludes;
+  int fanout = 128;
+  bool gather = false;
+  bool json = false;
+  bool no_summary = false;
+  std::size_t max_output = 1 << 20;  // bytes kept per host when gathering
 };
-/// `herd run HOST -- COMMAND...`
+/// `herd run PATTERN -- COMMAND...` (also --script FILE instead of a command)
 CLI::App* setup_run(CLI::App& app, RunOptions& o);
 int run_run(const RunOptions& o);
 

@@ -1,6 +1,9 @@
 // The one place that maps outcomes to herd's process exit codes (documented in README.md).
 #pragma once
 
+#include <vector>
+
+#include "herd/engine.hpp"
 #include "herd/error.hpp"
 
 namespace herd::cli {
@@ -21,6 +24,11 @@ enum class ExitCode : int {
 
 /// The exit code for a failure of this kind.
 ExitCode exit_code_for(const Error& error);
+
+/// A fleet run's exit code: interrupted if cancelled, else unreachable (3) when some host was
+/// not reached (refused, auth, host key, or a failure/timeout before its command ran), else
+/// remote_failed (1) when some command failed or timed out, else ok.
+ExitCode fleet_exit_code(const std::vector<HostResult>& results, bool cancelled);
 
 /// As an int for returning from main().
 inline int as_int(ExitCode c) { return static_cast<int>(c); }

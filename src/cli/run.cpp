@@ -1,76 +1,102 @@
-// `herd run HOST -- COMMAND`: run one command, stream its stdout/stderr, report how it ended.
+// `herd run PATTERN -- COMMAND`: one command on one host (ssh-like) or on a fleet.
+//
+// A single host named literally runs the ssh way: its stdout and stderr pass through unchanged
+// and the exit code says how it went (exit_codes.hpp). Anything else is a fleet run through the
+// engine: live prefixed lines (or -b gathered, or --json events), then a summary on stderr.
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/fleet_output.hpp"
+#include "cli/interrupts.hpp"
+#include "cli/targets.hpp"
 
 namespace herd::cli {
 namespace {
 
-/// Write everything (stdout may be a pipe that takes partial writes).
-void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // a closed pipe: nothing sensible to do with the rest
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
+constexpr std::size_t kMaxStdinBytes = 64 << 20;  // bytes of --stdin / --script kept in memory
+
+Result<std::string> read_small_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail(Errc::bad_config, Phase::command, "",
+                fmt::format("{} {}: cannot read it", what, path));
   }
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > kMaxStdinBytes) {
+    return fail(Errc::bad_config, Phase::command, "",
+                fmt::format("{} {}: larger than {} MiB", what, path, kMaxStdinBytes >> 20));
+  }
+  return data;
 }
 
-}  // namespace
-
-CLI::App* setup_run(CLI::App& app, RunOptions& o) {
-  auto* cmd = app.add_subcommand("run", "Run a command on a host");
-  add_common_options(*cmd, o.common);
-  cmd->add_option("--command-timeout", o.command_timeout_s,
-                  "End the remote command after this many seconds (TERM, then KILL)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("-e,--env", o.env, "Set NAME=VALUE in the remote environment (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--stdin", o.stdin_file, "Feed this file (or FIFO) to the command's stdin");
-  cmd->add_flag("-t,--tty", o.pty, "Allocate a PTY (stdout and stderr then merge)");
-  cmd->add_option("host", o.host, "Host (alias, address or user@host)")->required();
-  cmd->add_option("command", o.command, "Command and arguments (after --)")->required();
-  cmd->footer("Example: herd run -F lab/ssh_config web01 -- uname -a");
-  return cmd;
-}
-
-int run_run(const RunOptions& o) {
-  auto options = session_options(o.common, o.host);
-  if (!options) return report(options.error());
-
+/// The request shared by every host (command, env, timeout, stdin, script).
+Result<ExecRequest> build_request(const RunOptions& o, bool stream_stdin) {
   ExecRequest req;
   for (const auto& word : o.command) req.command += (req.command.empty() ? "" : " ") + word;
   for (const auto& kv : o.env) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return report(Error{Errc::bad_config, Phase::command, o.host,
-                          fmt::format("--env '{}': expected NAME=VALUE", kv.substr(0, kv.find('=')))});
+      return fail(Errc::bad_config, Phase::command, o.host,
+                  fmt::format("--env '{}': expected NAME=VALUE", kv.substr(0, kv.find('='))));
     }
     req.env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  if (!o.stdin_file.empty()) req.stdin_file = o.stdin_file;
+  if (!o.script_file.empty()) {
+    if (!o.command.empty() || !o.stdin_file.empty()) {
+      return fail(Errc::bad_config, Phase::command, "",
+                  "--script replaces the command and stdin: give neither with it");
+    }
+    auto script = read_small_file(o.script_file, "--script");
+    if (!script) return std::unexpected(script.error());
+    // One shell reads the whole script, so cd and variables carry from line to line.
+    req.command = "sh -s";
+    req.stdin_data = std::move(*script);
+  } else if (o.command.empty()) {
+    return fail(Errc::bad_config, Phase::command, "", "a command (after --) or --script is required");
+  }
+  if (!o.stdin_file.empty()) {
+    if (stream_stdin) {
+      req.stdin_file = o.stdin_file;
+    } else {
+      auto data = read_small_file(o.stdin_file, "--stdin");
+      if (!data) return std::unexpected(data.error());
+      req.stdin_data = std::move(*data);
+    }
+  }
   if (o.pty) req.pty = PtyOptions{};
   if (o.command_timeout_s > 0) {
     req.timeout = std::chrono::milliseconds(static_cast<long>(o.command_timeout_s * 1000));
   }
+  return req;
+}
+
+int run_single(const RunOptions& o) {
+  auto options = session_options(o.common, o.host);
+  if (!options) return report(options.error());
+  if (o.host_timeout_s > 0) {
+    options->deadline =
+        FlowClock::now() + std::chrono::milliseconds(static_cast<long>(o.host_timeout_s * 1000));
+  }
+  auto req = build_request(o, true);
+  if (!req) return report(req.error());
 
   auto session = Session::connect(*options);
   if (!session) return report(session.error());
   ExecSink sink{[](std::string_view d) { write_all(STDOUT_FILENO, d); },
                 [](std::string_view d) { write_all(STDERR_FILENO, d); }};
-  auto result = session->exec(req, sink);
+  auto result = session->exec(*req, sink);
   if (!result) return report(result.error());
   const std::string who = session->target().display();
   if (result->timed_out) {
     return report(Error{Errc::timeout, Phase::command, who,
                         fmt::format("{}: command timed out after {:.1f} s and was ended", who,
-                                    o.command_timeout_s)});
+                                    static_cast<double>(result->duration.count()) / 1000.0)});
   }
   if (result->exit_signal) {
     fmt::print(stderr, "herd: {}: command killed by signal {}{}\n", who, *result->exit_signal,
@@ -86,6 +112,96 @@ int run_run(const RunOptions& o) {
     return as_int(ExitCode::remote_failed);
   }
   return as_int(ExitCode::ok);
+}
+
+/// A host pattern that names exactly one host literally (no ranges, lists, groups).
+bool is_single_host(const std::string& pattern) {
+  return pattern.find_first_of("[],@!&^") == std::string::npos;
+}
+
+int run_fleet(const RunOptions& o, std::vector<std::string> names) {
+  auto req = build_request(o, false);
+  if (!req) return report(req.error());
+  auto targets = build_targets(names, o.common);
+  if (!targets) return report(targets.error());
+
+  FleetJob job;
+  job.request = std::move(*req);
+  job.fanout = o.fanout;
+  if (o.host_timeout_s > 0) {
+    job.host_timeout = std::chrono::milliseconds(static_cast<long>(o.host_timeout_s * 1000));
+  }
+  const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
+  const bool tty_err = ::isatty(STDERR_FILENO) != 0;
+  LivePrinter live(names, tty_out, tty_err);
+  Gatherer gather(names, o.max_output, fold_hosts);
+  JsonPrinter json(names);
+  EngineObserver* observer = o.json ? static_cast<EngineObserver*>(&json)
+                             : o.gather ? static_cast<EngineObserver*>(&gather)
+                                        : static_cast<EngineObserver*>(&live);
+
+  Engine engine(std::move(job), std::move(*targets));
+  const auto started = FlowClock::now();
+  std::vector<HostResult> results;
+  {
+    InterruptGuard interrupts([&engine] { engine.cancel(); });
+    results = engine.run(*observer);
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(FlowClock::now() - started);
+  if (o.gather) gather.print();
+  if (o.json) {
+    json.summary(results, elapsed);
+  } else if (!o.no_summary) {
+    print_summary(results, elapsed, fold_hosts, tty_err);
+  }
+  return as_int(fleet_exit_code(results, engine.cancelled()));
+}
+
+}  // namespace
+
+CLI::App* setup_run(CLI::App& app, RunOptions& o) {
+  auto* cmd = app.add_subcommand("run", "Run a command on a host or on a fleet of hosts");
+  add_common_options(*cmd, o.common);
+  cmd->add_option("--command-timeout", o.command_timeout_s,
+                  "End the remote command after this many seconds (TERM, then KILL)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--host-timeout", o.host_timeout_s,
+                  "Total seconds per host, connecting included; then the host is timed_out")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-e,--env", o.env, "Set NAME=VALUE in the remote environment (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--stdin", o.stdin_file, "Feed this file to every command's stdin");
+  cmd->add_option("--script", o.script_file,
+                  "Run this local script on every host in one shell (sh -s)");
+  cmd->add_flag("-t,--tty", o.pty, "Allocate a PTY (stdout and stderr then merge)");
+  cmd->add_option("-f,--fanout", o.fanout, "Hosts in flight at once (default 128)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("-x,--exclude", o.excludes, "Leave out hosts matching this pattern (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("-b,--gather", o.gather, "Gather output; print identical outputs once per group");
+  cmd->add_flag("--json", o.json, "One JSON object per event on stdout (docs/json.md)");
+  cmd->add_flag("--no-summary", o.no_summary, "Do not print the end-of-run summary");
+  cmd->add_option("--max-output", o.max_output, "Bytes of output kept per host with -b");
+  cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")->required();
+  cmd->add_option("command", o.command, "Command and arguments (after --)");
+  cmd->footer(
+      "Examples:\n"
+      "  herd run -F lab/ssh_config web01 -- uname -a\n"
+      "  herd run -F lab/ssh_config 'web[01-04]' -- uptime\n"
+      "  herd run -b -F lab/ssh_config 'web[01-04]' -- cat /etc/os-release");
+  return cmd;
+}
+
+int run_run(const RunOptions& o) {
+  std::vector<std::string> names;
+  try {
+    names = expand_hosts(o.host, o.excludes);
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "herd: {}\n", e.what());
+    return as_int(ExitCode::usage);
+  }
+  if (names.size() == 1 && is_single_host(o.host) && !o.gather && !o.json) return run_single(o);
+  return run_fleet(o, std::move(names));
 }
 
 }  // namespace herd::cli

@@ -101,7 +101,7 @@ Result<ResolvedTarget> resolve_target(const SessionOptions& o) {
 
   ResolvedTarget t;
   t.alias = o.host;
-  t.hostname = cfg->hostname.value_or(o.host);
+  t.hostname = o.hostname.value_or(cfg->hostname.value_or(o.host));
   t.port = o.port.value_or(cfg->port.value_or(22));
   t.user = o.user.value_or(cfg->user.value_or(local_user));
   t.key_files = o.key_files;

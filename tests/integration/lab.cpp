@@ -129,7 +129,7 @@ void Lab::up() {
   // sshd reads authorized_keys as the lab user, who must be able to traverse every parent.
   std::filesystem::permissions(scratch_, std::filesystem::perms(0755));
   dir_ = scratch_ / "lab";
-  int rc = lab_command({"up", dir_.string(), "--servers", "2", "--aliases", "4"});
+  int rc = lab_command({"up", dir_.string(), "--servers", "2", "--aliases", "20"});
   if (rc != 0) throw std::runtime_error("tests/lab/lab up failed");
   std::ifstream in(dir_ / "env");
   std::string line;

@@ -1,0 +1,239 @@
+#include "cli/fleet_output.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace herd::cli {
+namespace {
+
+constexpr std::size_t kMaxLineBytes = 64 * 1024;  // bytes; a longer line is split
+constexpr const char* kCyan = "\033[36m";
+constexpr const char* kRed = "\033[31m";
+constexpr const char* kReset = "\033[0m";
+
+std::string json_line(const nlohmann::json& j) {
+  // Output bytes need not be UTF-8; invalid sequences become U+FFFD (docs/json.md).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+
+}  // namespace
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // a closed pipe: nothing sensible to do with the rest
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// ---- live ----
+
+LivePrinter::LivePrinter(std::vector<std::string> names, bool color_out, bool color_err)
+    : names_(std::move(names)),
+      pending_out_(names_.size()),
+      pending_err_(names_.size()),
+      color_out_(color_out),
+      color_err_(color_err) {}
+
+void LivePrinter::emit_lines(std::size_t index, Stream stream, bool flush_partial) {
+  std::string& pending = stream == Stream::out ? pending_out_[index] : pending_err_[index];
+  const bool color = stream == Stream::out ? color_out_ : color_err_;
+  const std::string prefix = color ? fmt::format("{}{}:{} ", stream == Stream::out ? kCyan : kRed,
+                                                 names_[index], kReset)
+                                   : names_[index] + ": ";
+  buf_.clear();
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t nl = pending.find('\n', start);
+    std::size_t len;
+    if (nl != std::string::npos) {
+      len = nl - start + 1;
+    } else if (pending.size() - start >= kMaxLineBytes ||
+               (flush_partial && start < pending.size())) {
+      len = std::min(pending.size() - start, kMaxLineBytes);
+    } else {
+      break;
+    }
+    buf_ += prefix;
+    buf_.append(pending, start, len);
+    if (buf_.back() != '\n') buf_ += '\n';
+    start += len;
+  }
+  pending.erase(0, start);
+  write_all(stream == Stream::out ? STDOUT_FILENO : STDERR_FILENO, buf_);
+}
+
+void LivePrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
+  (stream == Stream::out ? pending_out_[index] : pending_err_[index]).append(data);
+  emit_lines(index, stream, false);
+}
+
+void LivePrinter::on_host_finished(std::size_t index, const HostResult& result) {
+  emit_lines(index, Stream::out, true);
+  emit_lines(index, Stream::err, true);
+  if (result.status != HostStatus::ok && result.status != HostStatus::failed) {
+    pending_err_[index] = fmt::format("herd: {}: {}\n", to_string(result.status), result.message);
+    emit_lines(index, Stream::err, true);
+  }
+}
+
+// ---- gather ----
+
+Gatherer::Gatherer(std::vector<std::string> names, std::size_t cap_bytes, FoldFn fold)
+    : names_(std::move(names)),
+      text_(names_.size()),
+      truncated_(names_.size(), false),
+      cap_(cap_bytes),
+      fold_(std::move(fold)) {}
+
+void Gatherer::on_output(std::size_t index, Stream, std::string_view data) {
+  std::string& t = text_[index];
+  if (t.size() >= cap_) {
+    truncated_[index] = true;
+    return;
+  }
+  std::size_t take = std::min(data.size(), cap_ - t.size());
+  t.append(data.substr(0, take));
+  if (take < data.size()) truncated_[index] = true;
+}
+
+void Gatherer::on_host_finished(std::size_t index, const HostResult& result) {
+  std::string& t = text_[index];
+  if (!t.empty() && t.back() != '\n') t += '\n';
+  if (truncated_[index]) t += fmt::format("[herd: output truncated at {} bytes]\n", cap_);
+  if (result.status != HostStatus::ok && result.status != HostStatus::failed) {
+    t += fmt::format("herd: {}: {}\n", to_string(result.status), result.message);
+  }
+}
+
+void Gatherer::print() const {
+  // Group identical texts, in order of each group's first host.
+  std::map<std::string_view, std::size_t> group_of;
+  std::vector<std::vector<std::string>> members;
+  std::vector<std::string_view> texts;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (text_[i].empty()) continue;
+    auto [it, added] = group_of.emplace(text_[i], members.size());
+    if (added) {
+      members.emplace_back();
+      texts.push_back(text_[i]);
+    }
+    members[it->second].push_back(names_[i]);
+  }
+  std::string out;
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    out += fmt::format("---------------- {} ({}) ----------------\n", fold_(members[g]),
+                       members[g].size());
+    out += texts[g];
+  }
+  write_all(STDOUT_FILENO, out);
+}
+
+// ---- json ----
+
+JsonPrinter::JsonPrinter(std::vector<std::string> names) : names_(std::move(names)) {}
+
+void JsonPrinter::on_host_started(std::size_t, const std::string& host) {
+  write_all(STDOUT_FILENO, json_line({{"event", "host_started"}, {"host", host}}));
+}
+
+void JsonPrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
+  write_all(STDOUT_FILENO,
+            json_line({{"event", "output"},
+                       {"host", names_[index]},
+                       {"stream", stream == Stream::out ? "stdout" : "stderr"},
+                       {"data", std::string(data)}}));
+}
+
+void JsonPrinter::on_host_finished(std::size_t, const HostResult& r) {
+  nlohmann::json j = {{"event", "host_finished"},
+                      {"host", r.host},
+                      {"status", to_string(r.status)},
+                      {"exit_code", nullptr},
+                      {"signal", nullptr},
+                      {"phase", nullptr},
+                      {"message", r.message},
+                      {"connect_ms", r.connect_time.count()},
+                      {"total_ms", r.total_time.count()},
+                      {"stdout_bytes", r.stdout_bytes},
+                      {"stderr_bytes", r.stderr_bytes}};
+  if (r.exit_code) j["exit_code"] = *r.exit_code;
+  if (r.signal) j["signal"] = *r.signal;
+  if (r.phase) j["phase"] = to_string(*r.phase);
+  write_all(STDOUT_FILENO, json_line(j));
+}
+
+void JsonPrinter::summary(const std::vector<HostResult>& results,
+                          std::chrono::milliseconds elapsed) const {
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& r : results) {
+    auto key = std::string(to_string(r.status));
+    counts[key] = counts.value(key, 0) + 1;
+  }
+  write_all(STDOUT_FILENO, json_line({{"event", "summary"},
+                                      {"hosts", results.size()},
+                                      {"elapsed_ms", elapsed.count()},
+                                      {"counts", counts}}));
+}
+
+// ---- summary ----
+
+void print_summary(const std::vector<HostResult>& results, std::chrono::milliseconds elapsed,
+                   const FoldFn& fold, bool color) {
+  // Outcome label -> hosts, in a fixed order; failures split by exit code or signal.
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  auto add = [&groups](const std::string& label, const std::string& host) {
+    for (auto& [l, hosts] : groups) {
+      if (l == label) {
+        hosts.push_back(host);
+        return;
+      }
+    }
+    groups.push_back({label, {host}});
+  };
+  std::map<std::string, std::size_t> counts;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& r : results) {
+      const bool ok = r.status == HostStatus::ok;
+      if ((pass == 0) != ok) continue;  // ok first
+      std::string label(to_string(r.status));
+      if (r.status == HostStatus::failed) {
+        label = r.signal ? fmt::format("failed (signal {})", *r.signal)
+                         : fmt::format("failed (exit {})", r.exit_code.value_or(-1));
+      } else if ((r.status == HostStatus::timed_out || r.status == HostStatus::error) && r.phase) {
+        label = fmt::format("{} ({})", to_string(r.status), to_string(*r.phase));
+      }
+      ++counts[std::string(to_string(r.status))];
+      add(label, r.host);
+    }
+  }
+  std::string line = fmt::format("herd: {} host{} in {:.1f} s:", results.size(),
+                                 results.size() == 1 ? "" : "s", seconds(elapsed));
+  bool first = true;
+  for (auto s : {HostStatus::ok, HostStatus::failed, HostStatus::unreachable, HostStatus::auth,
+                 HostStatus::host_key, HostStatus::timed_out, HostStatus::error,
+                 HostStatus::cancelled}) {
+    auto it = counts.find(std::string(to_string(s)));
+    if (it == counts.end()) continue;
+    line += fmt::format("{} {} {}", first ? "" : ",", it->second, it->first);
+    first = false;
+  }
+  std::string out = line + "\n";
+  for (const auto& [label, hosts] : groups) {
+    const bool good = label == "ok";
+    out += fmt::format("  {}{:<22}{} {:>5}  {}\n", color ? (good ? "\033[32m" : kRed) : "", label,
+                       color ? kReset : "", hosts.size(), fold(hosts));
+  }
+  write_all(STDERR_FILENO, out);
+}
+
+}  // namespace herd::cli
