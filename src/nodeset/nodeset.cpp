@@ -1,4 +1,6 @@
 // NodeSet: size, lookup, expansion, folding, set operators and iteration over the pattern map.
+#include <iterator>
+
 #include "nodeset/detail.hpp"
 
 namespace herd {
@@ -13,6 +15,12 @@ namespace {
 template <typename Op>
 void combine(PatternMap& mine, const PatternMap& other, Op op, bool keep_missing_other,
              bool drop_missing) {
+  std::vector<PatternMap::const_iterator> only_other;
+  if (keep_missing_other) {
+    for (auto o = other.begin(); o != other.end(); ++o) {
+      if (mine.find(o->first) == mine.end()) only_other.push_back(o);
+    }
+  }
   for (auto it = mine.begin(); it != mine.end();) {
     auto o = other.find(it->first);
     if (o == other.end()) {
@@ -22,10 +30,7 @@ void combine(PatternMap& mine, const PatternMap& other, Op op, bool keep_missing
     it->second = op(it->second, o->second);
     it = it->second.count == 0 ? mine.erase(it) : std::next(it);
   }
-  if (!keep_missing_other) return;
-  for (const auto& [pattern, rows] : other) {
-    if (mine.find(pattern) == mine.end()) mine.emplace(pattern, rows);
-  }
+  for (auto o : only_other) mine.emplace(o->first, o->second);
 }
 
 }  // namespace
