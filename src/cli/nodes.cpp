@@ -46,7 +46,9 @@ CLI::App* setup_nodes(CLI::App& app, NodesOptions& o) {
       o.patterns.push_back(arg);
     }
   });
-  cmd->footer("Patterns follow the options (their union; none: read stdin).\nExample: herd nodes -e 'rack[1-2]-node[01-04]' -x rack2-node03");
+  cmd->footer(
+      "Patterns follow the options (their union; none: read stdin).\nExample: herd nodes -e "
+      "'rack[1-2]-node[01-04]' -x rack2-node03");
   return cmd;
 }
 

@@ -19,9 +19,15 @@ inline constexpr char kSlot = '\x01';
 inline constexpr std::size_t kMaxDigits = 16;
 
 /// A packed index: value in the high bits, printed width (0 = natural) in the low byte.
-constexpr std::uint64_t pack(std::uint64_t value, unsigned width) { return value << 8 | width; }
-constexpr std::uint64_t value_of(std::uint64_t index) { return index >> 8; }
-constexpr unsigned width_of(std::uint64_t index) { return static_cast<unsigned>(index & 0xff); }
+constexpr std::uint64_t pack(std::uint64_t value, unsigned width) {
+  return value << 8 | width;
+}
+constexpr std::uint64_t value_of(std::uint64_t index) {
+  return index >> 8;
+}
+constexpr unsigned width_of(std::uint64_t index) {
+  return static_cast<unsigned>(index & 0xff);
+}
 
 /// Number of decimal digits of `v` (1 for 0).
 unsigned digit_count(std::uint64_t v);

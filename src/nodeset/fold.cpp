@@ -51,7 +51,7 @@ void fold_level(const std::uint64_t* data, std::size_t d, std::size_t begin, std
 
   // Classes of groups with equal remainders; members stay in ascending index order.
   struct Class {
-    std::size_t first;                 // lowest group number (output order)
+    std::size_t first;  // lowest group number (output order)
     std::vector<std::uint64_t> indexes;
   };
   std::vector<Class> classes;

@@ -6,7 +6,9 @@
 namespace herd::nodeset_detail {
 
 namespace {
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 constexpr std::size_t kShownChars = 80;  // longest pattern quoted in an error message
 }  // namespace
 

@@ -17,15 +17,23 @@ using namespace nodeset_detail;
 
 constexpr std::size_t kMaxGroupDepth = 64;  // nested group references
 
-bool is_operator(char c) { return c == ',' || c == '!' || c == '&' || c == '^'; }
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_operator(char c) {
+  return c == ',' || c == '!' || c == '&' || c == '^';
+}
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_control(char c) {
   auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7f;
 }
 
-std::string too_many() { return "expands to more than " + std::to_string(kMaxNodes) + " nodes"; }
+std::string too_many() {
+  return "expands to more than " + std::to_string(kMaxNodes) + " nodes";
+}
 
 struct Context {
   const GroupResolver& groups;
@@ -51,8 +59,7 @@ class Evaluator {
       if (b == e) error(end, "empty term");
       if (op == ',') {
         add_term(b, e, result);
-        if (result.raw_size() > 2 * kMaxNodes && result.compact() > kMaxNodes)
-          error(b, too_many());
+        if (result.raw_size() > 2 * kMaxNodes && result.compact() > kMaxNodes) error(b, too_many());
       } else {
         NodeSet lhs = result.finish();
         NodeSetBuilder rhs_builder;

@@ -8,7 +8,9 @@ namespace herd {
 namespace nodeset_detail {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 /// A maximal run of consecutive values printed with one width.
 struct Run {
@@ -66,10 +68,9 @@ void parse_ranges(std::string_view noun, std::string_view whole, std::size_t off
       std::uint64_t hi_index = index_from_digits(last);
       hi = value_of(hi_index);
       if (width_of(hi_index) != 0 && width_of(hi_index) != width)
-        err(end_pos, "padding length mismatch in range " + std::string(first) + "-" +
-                         std::string(last));
-      if (hi < lo)
-        err(item, "reversed range " + std::string(first) + "-" + std::string(last));
+        err(end_pos,
+            "padding length mismatch in range " + std::string(first) + "-" + std::string(last));
+      if (hi < lo) err(item, "reversed range " + std::string(first) + "-" + std::string(last));
       if (i < text.size() && text[i] == '/') {
         ++i;
         std::size_t step_pos = i;
@@ -176,7 +177,9 @@ std::vector<std::string> RangeSet::expand() const {
   return out;
 }
 
-std::string RangeSet::fold() const { return fold_indexes(items_.data(), items_.size()); }
+std::string RangeSet::fold() const {
+  return fold_indexes(items_.data(), items_.size());
+}
 
 RangeSet& RangeSet::operator|=(const RangeSet& other) {
   std::vector<std::uint64_t> r;

@@ -24,10 +24,9 @@ Rows merge(const Rows& a, const Rows& b, bool keep_a, bool keep_b, bool keep_bot
   const std::size_t d = a.dims;
   if (d == 0) {
     bool in_a = a.count > 0, in_b = b.count > 0;
-    r.count = ((in_a && in_b && keep_both) || (in_a && !in_b && keep_a) ||
-               (!in_a && in_b && keep_b))
-                  ? 1
-                  : 0;
+    r.count =
+        ((in_a && in_b && keep_both) || (in_a && !in_b && keep_a) || (!in_a && in_b && keep_b)) ? 1
+                                                                                                : 0;
     return r;
   }
   auto emit = [&](const std::uint64_t* row) {
@@ -98,10 +97,18 @@ void normalize(Rows& rows) {
   rows.count = count;
 }
 
-Rows unite(const Rows& a, const Rows& b) { return merge(a, b, true, true, true); }
-Rows intersect(const Rows& a, const Rows& b) { return merge(a, b, false, false, true); }
-Rows subtract(const Rows& a, const Rows& b) { return merge(a, b, true, false, false); }
-Rows symmetric_difference(const Rows& a, const Rows& b) { return merge(a, b, true, true, false); }
+Rows unite(const Rows& a, const Rows& b) {
+  return merge(a, b, true, true, true);
+}
+Rows intersect(const Rows& a, const Rows& b) {
+  return merge(a, b, false, false, true);
+}
+Rows subtract(const Rows& a, const Rows& b) {
+  return merge(a, b, true, false, false);
+}
+Rows symmetric_difference(const Rows& a, const Rows& b) {
+  return merge(a, b, true, true, false);
+}
 
 bool includes(const Rows& a, const Rows& b) {
   return merge(a, b, false, true, false).count == 0;
@@ -137,8 +144,7 @@ Rows& NodeSetBuilder::rows_for(std::string_view pattern, std::size_t dims) {
   return *last_;
 }
 
-void NodeSetBuilder::add_row(std::string_view pattern, std::size_t dims,
-                             const std::uint64_t* row) {
+void NodeSetBuilder::add_row(std::string_view pattern, std::size_t dims, const std::uint64_t* row) {
   Rows& rows = rows_for(pattern, dims);
   rows.data.insert(rows.data.end(), row, row + dims);
   ++rows.count;

@@ -22,10 +22,10 @@ void check(bool ok, const char* what, std::string_view input) {
 
 std::optional<std::vector<std::string>> groups(std::string_view name) {
   static const std::map<std::string, std::vector<std::string>, std::less<>> kGroups = {
-      {"a", {"n[1-3]", "m1"}},        {"b", {"@a", "x[01-05]"}},
-      {"c", {"@d"}},                  {"d", {"@c"}},
-      {"e", {"@missing"}},            {"f", {"r[1-2]-s[1-2]", "@b!m1"}},
-      {"g", {"n[1-20000]"}},         {"h", {}},
+      {"a", {"n[1-3]", "m1"}}, {"b", {"@a", "x[01-05]"}},
+      {"c", {"@d"}},           {"d", {"@c"}},
+      {"e", {"@missing"}},     {"f", {"r[1-2]-s[1-2]", "@b!m1"}},
+      {"g", {"n[1-20000]"}},   {"h", {}},
   };
   auto it = kGroups.find(name);
   if (it == kGroups.end()) return std::nullopt;

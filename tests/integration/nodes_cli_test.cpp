@@ -14,7 +14,7 @@ TEST(NodesCli, FoldsExpandsCounts) {
   EXPECT_EQ(run_herd({"nodes", "-e", "-S", "\\n", "web[01-02]"}).out, "web01\nweb02\n");
   EXPECT_EQ(run_herd({"nodes", "-c", "-x", "n[5-10]", "n[1-100]"}).out, "94\n");
   EXPECT_EQ(run_herd({"nodes", "[1-2][3-4]"}).out, "[13-14,23-24]\n");  // not a CLI11 list
-  EXPECT_EQ(run_herd({"nodes"}, "a1 a2\na3\n").out, "a[1-3]\n");       // patterns on stdin
+  EXPECT_EQ(run_herd({"nodes"}, "a1 a2\na3\n").out, "a[1-3]\n");        // patterns on stdin
 }
 
 TEST(NodesCli, PatternErrorsAreOneLineExitTwo) {

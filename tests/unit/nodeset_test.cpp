@@ -69,8 +69,7 @@ TEST(RangeSet, ContainsKeepsPadding) {
   EXPECT_FALSE(r.contains("21"));
   EXPECT_FALSE(r.contains("x"));
   EXPECT_EQ(RangeSet::parse("8-11").expand(), (std::vector<std::string>{"8", "9", "10", "11"}));
-  EXPECT_EQ(RangeSet::parse("08-11").expand(),
-            (std::vector<std::string>{"08", "09", "10", "11"}));
+  EXPECT_EQ(RangeSet::parse("08-11").expand(), (std::vector<std::string>{"08", "09", "10", "11"}));
 }
 
 TEST(RangeSet, Operators) {
@@ -98,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, RangeSetErrors,
     testing::Values(
         ErrorCase{"5-1", "range set \"5-1\": reversed range 5-1 at column 1"},
-        ErrorCase{"1-010", "range set \"1-010\": padding length mismatch in range 1-010 at column 3"},
+        ErrorCase{"1-010",
+                  "range set \"1-010\": padding length mismatch in range 1-010 at column 3"},
         ErrorCase{"01-001",
                   "range set \"01-001\": padding length mismatch in range 01-001 at column 4"},
         ErrorCase{"", "range set \"\": empty range at column 1"},
@@ -132,8 +132,8 @@ TEST_P(NodeSetFold, ParsesAndFolds) {
   EXPECT_EQ(s.size(), c.size);
   auto names = s.expand();
   EXPECT_EQ(names.size(), c.size);
-  EXPECT_EQ(NodeSet::parse(s.fold()), s);            // fold parses back to the same set
-  EXPECT_EQ(NodeSet::parse(join(names)), s);          // so do the expanded names
+  EXPECT_EQ(NodeSet::parse(s.fold()), s);     // fold parses back to the same set
+  EXPECT_EQ(NodeSet::parse(join(names)), s);  // so do the expanded names
   EXPECT_EQ(NodeSet::parse(join(names)).fold(), c.folded);
   for (const auto& n : names) EXPECT_TRUE(s.contains(n)) << n;
 }
@@ -143,22 +143,19 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         FoldCase{"web[01-20]", "web[01-20]", 20},
         FoldCase{"node[1-3,7,10-12]", "node[1-3,7,10-12]", 7},
-        FoldCase{"host1,host2", "host[1-2]", 2},
-        FoldCase{"host2,host1,host2", "host[1-2]", 2},
+        FoldCase{"host1,host2", "host[1-2]", 2}, FoldCase{"host2,host1,host2", "host[1-2]", 2},
         FoldCase{"rack[1-2]-node[01-16]", "rack[1-2]-node[01-16]", 32},
         FoldCase{"rack1-node[01-16],rack2-node[01-16]", "rack[1-2]-node[01-16]", 32},
         FoldCase{"rack[1-3]-node[1-2],rack[4]-node[1-2]", "rack[1-4]-node[1-2]", 8},
-        FoldCase{"a[1-3]-b[1-3]!a2-b2", "a[1,3]-b[1-3],a2-b[1,3]", 8},
-        FoldCase{"web", "web", 1}, FoldCase{"b,a", "a,b", 2},
-        FoldCase{"node1,node2,node3,node5", "node[1-3,5]", 4},
+        FoldCase{"a[1-3]-b[1-3]!a2-b2", "a[1,3]-b[1-3],a2-b[1,3]", 8}, FoldCase{"web", "web", 1},
+        FoldCase{"b,a", "a,b", 2}, FoldCase{"node1,node2,node3,node5", "node[1-3,5]", 4},
         FoldCase{"node[1-10]", "node[1-10]", 10}, FoldCase{"node[08-11]", "node[08-11]", 4},
         FoldCase{"n[1-2]0", "n[10,20]", 2}, FoldCase{"n1[0-2]", "n[10-12]", 3},
         FoldCase{"[1-2][3-4]", "[13-14,23-24]", 4}, FoldCase{"n[0-1]0", "n[00,10]", 2},
         FoldCase{"x[1-9/2]", "x[1,3,5,7,9]", 5}, FoldCase{"n01,n1", "n[1,01]", 2},
         FoldCase{"da1c2", "da1c2", 1}, FoldCase{"da[1-2]c[3-4]", "da[1-2]c[3-4]", 4},
-        FoldCase{"x12345678901234567", "x12345678901234567", 1},
-        FoldCase{" a , b ", "a,b", 2}, FoldCase{"", "", 0},
-        FoldCase{"r[1-2]-s[1-2]-t[1-2]", "r[1-2]-s[1-2]-t[1-2]", 8},
+        FoldCase{"x12345678901234567", "x12345678901234567", 1}, FoldCase{" a , b ", "a,b", 2},
+        FoldCase{"", "", 0}, FoldCase{"r[1-2]-s[1-2]-t[1-2]", "r[1-2]-s[1-2]-t[1-2]", 8},
         FoldCase{"r[1-2]-s[1-2]-t[1-2]!r1-s1-t1", "r1-s1-t2,r1-s2-t[1-2],r2-s[1-2]-t[1-2]", 7},
         FoldCase{"web[1-3].example.com", "web[1-3].example.com", 3},
         FoldCase{"n[1-100000]", "n[1-100000]", 100000}));
@@ -244,15 +241,9 @@ TEST(NodeSet, MethodOperators) {
 
 GroupResolver test_groups() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> groups = {
-      {"web", {"web[01-04]"}},
-      {"db", {"db1", "db2"}},
-      {"all", {"@web", "@db"}},
-      {"loop1", {"@loop2"}},
-      {"loop2", {"@loop1"}},
-      {"self", {"x", "@self"}},
-      {"bad", {"web[01-"}},
-      {"big", {"n[1-600000]"}},
-      {"ops", {"n[1-10]!n[2-9]", "m1"}},
+      {"web", {"web[01-04]"}}, {"db", {"db1", "db2"}},   {"all", {"@web", "@db"}},
+      {"loop1", {"@loop2"}},   {"loop2", {"@loop1"}},    {"self", {"x", "@self"}},
+      {"bad", {"web[01-"}},    {"big", {"n[1-600000]"}}, {"ops", {"n[1-10]!n[2-9]", "m1"}},
       {"empty", {}},
   };
   return [](std::string_view name) -> std::optional<std::vector<std::string>> {
@@ -319,8 +310,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"@loop1",
                   "pattern \"@loop1\": group cycle @loop1 -> @loop2 -> @loop1 at column 1 (in "
                   "group @loop2)"},
-        ErrorCase{"@self", "pattern \"@self\": group cycle @self -> @self at column 1 (in group "
-                           "@self)"},
+        ErrorCase{"@self",
+                  "pattern \"@self\": group cycle @self -> @self at column 1 (in group "
+                  "@self)"},
         ErrorCase{"@bad", "pattern \"web[01-\": unclosed '[' at column 4 (in group @bad)"}));
 
 TEST(NodeSet, NoResolverMeansNoGroups) {
