@@ -21,8 +21,10 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   ShellOptions shell;
+  NodesOptions nodes;
   auto* run_cmd = setup_run(app, run);
   auto* shell_cmd = setup_shell(app, shell);
+  auto* nodes_cmd = setup_nodes(app, nodes);
 
   try {
     app.parse(argc, argv);
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
     configure_logging(shell.common.verbosity);
     return run_shell(shell);
   }
+  if (nodes_cmd->parsed()) return run_nodes(nodes);
   return as_int(ExitCode::usage);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/common_options.hpp"
+#include "herd/nodeset.hpp"
 
 namespace herd::cli {
 
@@ -40,6 +41,23 @@ struct ShellOptions {
 /// `herd shell HOST [COMMAND]`
 CLI::App* setup_shell(CLI::App& app, ShellOptions& o);
 int run_shell(const ShellOptions& o);
+
+/// Options of `herd nodes`.
+struct NodesOptions {
+  std::vector<std::string> patterns;  ///< their union is the input; none = read stdin
+  std::vector<std::string> exclude;   ///< -x: patterns removed from the union
+  bool expand = false;                ///< -e: print every name
+  bool fold = false;                  ///< -f: print the folded pattern (the default)
+  bool count = false;                 ///< -c: print the number of nodes
+  std::string separator = " ";        ///< -S: between expanded names (\n, \t, \\ understood)
+};
+/// `herd nodes [-e|-f|-c] [-S SEP] [-x PATTERN]... PATTERN...`
+CLI::App* setup_nodes(CLI::App& app, NodesOptions& o);
+/// What `herd nodes` prints (with the final newline), `@group` terms looked up in `groups`.
+/// Throws PatternError.
+std::string nodes_output(const NodesOptions& o, const GroupResolver& groups);
+/// Run `herd nodes`: groups are not resolved yet (no inventory), so `@x` is an error.
+int run_nodes(const NodesOptions& o);
 
 /// Print "herd: <message>" on stderr and return the exit code for it.
 int report(const Error& error);
