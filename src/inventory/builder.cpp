@@ -23,21 +23,17 @@ constexpr std::string_view kPasswordVars[] = {"herd_password", "ansible_password
                                               "ansible_ssh_pass"};
 constexpr std::string_view kSshArgVars[] = {"ansible_ssh_common_args", "ansible_ssh_extra_args"};
 
+// The var among `names` set at the most specific level (highest rank); at the same level the
+// earlier name wins (herd_* before ansible_* before ansible_ssh_*).
 template <std::size_t N>
-const Var* first_set(const VarMap& vars, const std::string_view (&names)[N]) {
+const Var* first_set(const MergedVars& vars, const std::string_view (&names)[N]) {
+  const Merged* best = nullptr;
   for (auto name : names) {
-    if (auto it = vars.find(name); it != vars.end()) return &it->second;
+    if (auto it = vars.find(name); it != vars.end() && (!best || it->second.rank > best->rank)) {
+      best = &it->second;
+    }
   }
-  return nullptr;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
+  return best ? best->var : nullptr;
 }
 
 // The ProxyJump in ssh arguments (`-J X`, `-JX`, `-o ProxyJump=X`, `-oProxyJump X`), or "".
@@ -181,7 +177,7 @@ std::vector<std::size_t> Builder::topological_order() const {
   return order;
 }
 
-HostSpec Builder::make_spec(const Host& h, const VarMap& vars) const {
+HostSpec Builder::make_spec(const Host& h, const MergedVars& vars) const {
   HostSpec spec;
   spec.name = h.name;
   auto text = [&](const std::string_view(&names)[3]) -> std::optional<std::string> {
@@ -203,22 +199,26 @@ HostSpec Builder::make_spec(const Host& h, const VarMap& vars) const {
     }
     spec.port = static_cast<std::uint16_t>(port);
   }
-  if (auto it = vars.find("herd_proxy_jump"); it != vars.end() && !it->second.value.empty()) {
-    spec.proxy_jump = it->second.value;
-  } else {
-    for (auto name : kSshArgVars) {
-      if (auto a = vars.find(name); a != vars.end()) {
-        if (auto jump = proxy_jump_from_args(a->second.value); !jump.empty()) {
-          spec.proxy_jump = std::move(jump);
-          break;
-        }
-      }
+  // herd_proxy_jump, else a jump in the ssh argument vars, whichever is set more specifically.
+  const Merged* jump_var = nullptr;
+  std::string jump;
+  if (auto it = vars.find("herd_proxy_jump"); it != vars.end() && !it->second.var->value.empty()) {
+    jump_var = &it->second;
+    jump = it->second.var->value;
+  }
+  for (auto name : kSshArgVars) {
+    auto a = vars.find(name);
+    if (a == vars.end() || (jump_var && a->second.rank <= jump_var->rank)) continue;
+    if (auto j = proxy_jump_from_args(a->second.var->value); !j.empty()) {
+      jump_var = &a->second;
+      jump = std::move(j);
     }
   }
-  for (const auto& [key, var] : vars) {
+  if (jump_var) spec.proxy_jump = std::move(jump);
+  for (const auto& [key, merged] : vars) {
     if (std::find(std::begin(kPasswordVars), std::end(kPasswordVars), key) ==
         std::end(kPasswordVars)) {
-      spec.vars.emplace_hint(spec.vars.end(), key, var.value);
+      spec.vars.emplace_hint(spec.vars.end(), key, merged.var->value);
     }
   }
   return spec;
@@ -278,11 +278,11 @@ Inventory Builder::finish() {
     for (auto g : mine) inv.group_hosts_[g].push_back(h);
 
     std::sort(mine.begin(), mine.end(), weaker);
-    VarMap vars;
-    for (auto g : mine) {
-      for (const auto& [k, v] : groups_[g].vars) vars.insert_or_assign(k, v);
+    MergedVars vars;
+    for (std::size_t rank = 0; rank < mine.size(); ++rank) {
+      for (const auto& [k, v] : groups_[mine[rank]].vars) vars.insert_or_assign(k, Merged{&v, rank});
     }
-    for (const auto& [k, v] : host.vars) vars.insert_or_assign(k, v);
+    for (const auto& [k, v] : host.vars) vars.insert_or_assign(k, Merged{&v, mine.size()});
     inv.hosts_.push_back(make_spec(host, vars));
     inv.host_index_.emplace(host.name, h);
   }

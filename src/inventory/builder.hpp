@@ -29,6 +29,14 @@ struct Var {
 };
 using VarMap = std::map<std::string, Var, std::less<>>;
 
+/// A host's var after inheritance, and the rank of the level that set it: 0 `all`, then groups
+/// by precedence, highest the host itself. Points into the model (no copies while merging).
+struct Merged {
+  const Var* var = nullptr;
+  std::size_t rank = 0;
+};
+using MergedVars = std::map<std::string_view, Merged>;
+
 class Builder {
  public:
   static constexpr std::size_t kAll = 0;
@@ -74,7 +82,7 @@ class Builder {
 
   void check_cycles() const;
   std::vector<std::size_t> topological_order() const;
-  HostSpec make_spec(const Host& h, const VarMap& vars) const;
+  HostSpec make_spec(const Host& h, const MergedVars& vars) const;
 
   std::string source_;
   Inventory::Format format_;
@@ -89,6 +97,8 @@ class Builder {
 // ---- text helpers (text.cpp) ----
 
 std::string_view trim(std::string_view s);
+/// ASCII case-insensitive equality.
+bool iequals(std::string_view a, std::string_view b);
 /// `s` for an error message: at most 60 characters, control characters as `?`.
 std::string printable(std::string_view s);
 /// Removes one level of matching '...' or "..." quotes (with \\ \" \' \n \t escapes), as Ansible's

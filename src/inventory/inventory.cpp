@@ -39,6 +39,7 @@ std::string_view to_string(Inventory::Format f) noexcept {
 }
 
 Inventory::Format Inventory::detect_format(std::string_view text, std::string_view source_name) {
+  using inventory_detail::iequals;
   using inventory_detail::trim;
   if (source_name.ends_with(".yml") || source_name.ends_with(".yaml")) return Format::yaml;
   bool in_ssh = false;
@@ -56,12 +57,13 @@ Inventory::Format Inventory::detect_format(std::string_view text, std::string_vi
     if (line.front() == '[') {
       const auto close = line.find(']');
       const auto name = line.substr(1, close == std::string_view::npos ? 0 : close - 1);
-      in_ssh = trim(name) == "ssh" || trim(name) == "SSH";
+      in_ssh = iequals(trim(name), "ssh");
       continue;
     }
     if (in_ssh) {
       const auto key = trim(line.substr(0, line.find_first_of("=:")));
-      if (line.find_first_of("=:") != std::string_view::npos && (key == "host" || key == "hosts")) {
+      if (line.find_first_of("=:") != std::string_view::npos &&
+          (iequals(key, "host") || iequals(key, "hosts"))) {
         return Format::plain;
       }
     }

@@ -18,6 +18,15 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 std::string printable(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, kMaxPrintable)) {
