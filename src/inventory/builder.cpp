@@ -72,6 +72,10 @@ Builder::Builder(std::string source, Inventory::Format format, const Limits& lim
 }
 
 void Builder::fail(std::size_t line, std::string reason) const {
+  // One line whatever the reason quotes (yaml-cpp's messages quote raw characters).
+  for (auto& c : reason) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
   throw InventoryError(source_, line == 0 ? 1 : line, std::move(reason));
 }
 
