@@ -42,7 +42,9 @@ std::string proxy_jump_from_args(std::string_view args) {
   if (!shell_split(args, false, tokens)) return {};
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     std::string_view t = tokens[i];
-    auto next = [&]() -> std::string_view { return i + 1 < tokens.size() ? std::string_view(tokens[++i]) : ""; };
+    auto next = [&]() -> std::string_view {
+      return i + 1 < tokens.size() ? std::string_view(tokens[++i]) : "";
+    };
     if (t == "-J") return std::string(next());
     if (t.starts_with("-J")) return std::string(t.substr(2));
     std::string_view opt;
@@ -109,7 +111,8 @@ void Builder::add_member(std::size_t group, std::size_t host) {
 }
 
 void Builder::add_child(std::size_t parent, std::size_t child, std::size_t line) {
-  if (child == kAll) fail(line, fmt::format("group all cannot be a child of {}", printable(groups_[parent].name)));
+  if (child == kAll)
+    fail(line, fmt::format("group all cannot be a child of {}", printable(groups_[parent].name)));
   if (!edges_.emplace(parent, child).second) return;
   groups_[parent].children.push_back(child);
   groups_[parent].child_lines.push_back(line);
@@ -121,8 +124,7 @@ void Builder::set_group_var(std::size_t group, std::string key, std::string valu
   groups_[group].vars.insert_or_assign(std::move(key), Var{std::move(value), line});
 }
 
-void Builder::set_host_var(std::size_t host, std::string key, std::string value,
-                           std::size_t line) {
+void Builder::set_host_var(std::size_t host, std::string key, std::string value, std::size_t line) {
   hosts_[host].vars.insert_or_assign(std::move(key), Var{std::move(value), line});
 }
 
@@ -197,8 +199,7 @@ HostSpec Builder::make_spec(const Host& h, const MergedVars& vars) const {
     const std::string_view s = trim(p->value);
     unsigned port = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || port == 0 ||
-        port > 65535) {
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || port == 0 || port > 65535) {
       fail(p->line, fmt::format("bad port \"{}\" for {}", printable(p->value), printable(h.name)));
     }
     spec.port = static_cast<std::uint16_t>(port);
@@ -230,7 +231,9 @@ HostSpec Builder::make_spec(const Host& h, const MergedVars& vars) const {
 
 Inventory Builder::finish() {
   for (const auto& g : groups_) {
-    if (!g.declared) fail(g.line, fmt::format("section [{}:vars] for undefined group {}", printable(g.name), printable(g.name)));
+    if (!g.declared)
+      fail(g.line, fmt::format("section [{}:vars] for undefined group {}", printable(g.name),
+                               printable(g.name)));
   }
   check_cycles();
 
@@ -249,7 +252,8 @@ Inventory Builder::finish() {
   for (auto g : order) {
     auto& anc = ancestors[g];
     anc.push_back(g);
-    for (auto p : groups_[g].parents) anc.insert(anc.end(), ancestors[p].begin(), ancestors[p].end());
+    for (auto p : groups_[g].parents)
+      anc.insert(anc.end(), ancestors[p].begin(), ancestors[p].end());
     std::sort(anc.begin(), anc.end());
     anc.erase(std::unique(anc.begin(), anc.end()), anc.end());
   }
@@ -284,7 +288,8 @@ Inventory Builder::finish() {
     std::sort(mine.begin(), mine.end(), weaker);
     MergedVars vars;
     for (std::size_t rank = 0; rank < mine.size(); ++rank) {
-      for (const auto& [k, v] : groups_[mine[rank]].vars) vars.insert_or_assign(k, Merged{&v, rank});
+      for (const auto& [k, v] : groups_[mine[rank]].vars)
+        vars.insert_or_assign(k, Merged{&v, rank});
     }
     for (const auto& [k, v] : host.vars) vars.insert_or_assign(k, Merged{&v, mine.size()});
     inv.hosts_.push_back(make_spec(host, vars));

@@ -42,7 +42,8 @@ std::string expand_range(std::string_view spec, std::size_t max_hosts,
     if (colon == std::string_view::npos) break;
     spec.remove_prefix(colon + 1);
   }
-  if (parts.size() < 2 || parts.size() > 3) return "a host range is [begin:end] or [begin:end:step]";
+  if (parts.size() < 2 || parts.size() > 3)
+    return "a host range is [begin:end] or [begin:end:step]";
   std::string_view beg = parts[0].empty() ? std::string_view("0") : parts[0];
   const std::string_view end = parts[1];
   if (end.empty()) return "a host range needs an end value";
@@ -110,7 +111,8 @@ std::string expand_host_pattern(std::string_view pattern, std::size_t max_hosts,
         !why.empty()) {
       return why;
     }
-    if (values.size() > max_hosts / total) return fmt::format("host range over {} hosts", max_hosts);
+    if (values.size() > max_hosts / total)
+      return fmt::format("host range over {} hosts", max_hosts);
     total *= values.size();
     pieces.push_back(std::move(values));
     pattern.remove_prefix(close + 1);

@@ -22,7 +22,9 @@ namespace {
 
 enum class Section { hosts, children, vars };
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 void parse_header(std::string_view line, std::size_t lineno, Builder& b, Section& section,
                   std::size_t& group) {
@@ -40,7 +42,8 @@ void parse_header(std::string_view line, std::size_t lineno, Builder& b, Section
   }
   if (inner.empty()) b.fail(lineno, "empty group name in section header");
   for (char c : inner) {
-    if (is_blank(c) || c == '[') b.fail(lineno, fmt::format("bad group name \"{}\"", printable(inner)));
+    if (is_blank(c) || c == '[')
+      b.fail(lineno, fmt::format("bad group name \"{}\"", printable(inner)));
   }
   if (kind == "hosts") {
     section = Section::hosts;

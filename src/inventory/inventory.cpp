@@ -98,7 +98,8 @@ Inventory Inventory::load(const std::filesystem::path& path, Format f) {
   };
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail(EISDIR);
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(name.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(name.c_str(), "rb"),
+                                                       &std::fclose);
   if (!file) fail(errno);
   std::string text;
   char buf[65536];  // bytes per read

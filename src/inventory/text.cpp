@@ -9,7 +9,9 @@ namespace herd::inventory_detail {
 
 namespace {
 constexpr std::size_t kMaxPrintable = 60;  // characters of a value quoted in an error
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 }  // namespace
 
 std::string_view trim(std::string_view s) {
@@ -55,7 +57,10 @@ std::string unquote(std::string_view s) {
         case '\\':
         case '"':
         case '\'': c = n; break;
-        default: out += '\\'; c = n; break;
+        default:
+          out += '\\';
+          c = n;
+          break;
       }
     }
     out += c;

@@ -48,8 +48,8 @@ TEST(InventoryRange, Expansions) {
       {"web01", {"web01"}},
       {"web[1:3]", {"web1", "web2", "web3"}},
       {"web[01:03]", {"web01", "web02", "web03"}},
-      {"web[08:11].example.com", {"web08.example.com", "web09.example.com", "web10.example.com",
-                                  "web11.example.com"}},
+      {"web[08:11].example.com",
+       {"web08.example.com", "web09.example.com", "web10.example.com", "web11.example.com"}},
       {"db-[a:c]", {"db-a", "db-b", "db-c"}},
       {"x[y:B]", {"xy", "xz", "xA", "xB"}},
       {"n[1:10:3]", {"n1", "n4", "n7", "n10"}},
@@ -99,10 +99,8 @@ TEST(InventoryRange, HostPort) {
     std::string pattern, name, port;
   };
   const Case cases[] = {
-      {"web01:2222", "web01", "2222"},
-      {"web[01:03]:22", "web[01:03]", "22"},
-      {"web[01:03]", "web[01:03]", ""},
-      {"fe80::1", "fe80::1", ""},
+      {"web01:2222", "web01", "2222"},  {"web[01:03]:22", "web[01:03]", "22"},
+      {"web[01:03]", "web[01:03]", ""}, {"fe80::1", "fe80::1", ""},
       {"web:abc", "web:abc", ""},
   };
   for (const auto& c : cases) {
@@ -190,7 +188,8 @@ TEST(InventoryIni, InlineVarsAndQuoting) {
 TEST(InventoryIni, UngroupedLikeAnsible) {
   // A host listed in [ungrouped] and in another group is not ungrouped; a host first listed
   // before any section that later joins a group leaves ungrouped too.
-  const auto inv = Inventory::parse("a\nb\n[ungrouped]\nc\n[g]\nb\n[ungrouped:vars]\nu=1\n", "h.ini");
+  const auto inv =
+      Inventory::parse("a\nb\n[ungrouped]\nc\n[g]\nb\n[ungrouped:vars]\nu=1\n", "h.ini");
   EXPECT_EQ(*inv.group_members("ungrouped"), (Names{"a", "c"}));
   EXPECT_EQ(inv.host("a")->vars.at("u"), "1");
   EXPECT_EQ(inv.host("b")->vars.count("u"), 0u);
@@ -198,8 +197,7 @@ TEST(InventoryIni, UngroupedLikeAnsible) {
 
 TEST(InventoryIni, ChildrenRecursionAndUndefinedChild) {
   const auto inv = Inventory::parse(
-      "[top:children]\nmid\nghost\n[mid:children]\nleaf\n[leaf]\nh1\nh2\n[mid]\nh3\nh1\n",
-      "h.ini");
+      "[top:children]\nmid\nghost\n[mid:children]\nleaf\n[leaf]\nh1\nh2\n[mid]\nh3\nh1\n", "h.ini");
   EXPECT_EQ(*inv.group_members("top"), (Names{"h1", "h2", "h3"}));
   EXPECT_EQ(*inv.group_members("mid"), (Names{"h1", "h2", "h3"}));
   EXPECT_EQ(*inv.group_members("ghost"), Names{});  // never defined: an empty group
@@ -257,9 +255,12 @@ sibling=zzz
     std::string host, var, value;
   };
   const Case cases[] = {
-      {"h1", "v_all", "all"},         {"h1", "v_parent", "parent"},
-      {"h1", "v_child", "child"},     {"h1", "v_host", "host"},
-      {"h2", "v_host", "child"},      {"h1", "sibling", "zzz"},  // same depth: by name
+      {"h1", "v_all", "all"},
+      {"h1", "v_parent", "parent"},
+      {"h1", "v_child", "child"},
+      {"h1", "v_host", "host"},
+      {"h2", "v_host", "child"},
+      {"h1", "sibling", "zzz"},  // same depth: by name
       {"h1", "ansible_user", "all_user"},
   };
   for (const auto& c : cases) {
@@ -300,7 +301,9 @@ TEST(InventoryVars, ConnectionFields) {
       {"h ansible_ssh_extra_args='-J x'", "x", {}, std::nullopt},
       {"h ansible_ssh_common_args='-o ProxyCommand=nc'", std::nullopt, {}, std::nullopt},
       {"h ansible_ssh_private_key_file=~/.ssh/a", std::nullopt, {"~/.ssh/a"}, std::nullopt},
-      {"h herd_identity_file=/k/b ansible_ssh_private_key_file=/k/a", std::nullopt, {"/k/b"},
+      {"h herd_identity_file=/k/b ansible_ssh_private_key_file=/k/a",
+       std::nullopt,
+       {"/k/b"},
        std::nullopt},
       {"h ansible_password=p1", std::nullopt, {}, "p1"},
       {"h ansible_ssh_pass=p2", std::nullopt, {}, "p2"},
@@ -414,8 +417,8 @@ host = dbserver
 }
 
 TEST(InventoryPlain, HostsListAndAliases) {
-  const auto inv = Inventory::parse("[SSH]\nHosts: a, b ,c\nuser = ops\nidentity_file = k\nextra = 1\n",
-                                    "settings.cfg");
+  const auto inv = Inventory::parse(
+      "[SSH]\nHosts: a, b ,c\nuser = ops\nidentity_file = k\nextra = 1\n", "settings.cfg");
   EXPECT_EQ(inv.format(), Format::plain);
   EXPECT_EQ(host_names(inv), (Names{"a", "b", "c"}));
   for (const auto& h : inv.hosts()) {
@@ -465,28 +468,37 @@ TEST(InventoryErrors, FileAndLine) {
        "hosts.ini:7: bad port \"70000\" for web01"},
       {"h.ini", Format::ini, "[g]\nh\n[g:vars]\nansible_port=x\n", "h.ini:4: bad port \"x\" for h"},
       {"h.ini", Format::ini, "[g]\nh ansible_port=0\n", "h.ini:2: bad port \"0\" for h"},
-      {"h.ini", Format::ini, "[g:bogus]\n", "h.ini:1: section [g:bogus] has unknown type \"bogus\" (hosts, children or vars)"},
+      {"h.ini", Format::ini, "[g:bogus]\n",
+       "h.ini:1: section [g:bogus] has unknown type \"bogus\" (hosts, children or vars)"},
       {"h.ini", Format::ini, "[g\n", "h.ini:1: section header without ']'"},
       {"h.ini", Format::ini, "[g] x\n", "h.ini:1: unexpected text after section header"},
       {"h.ini", Format::ini, "[]\n", "h.ini:1: empty group name in section header"},
       {"h.ini", Format::ini, "[g]\nweb[1:3 x=1\n", "h.ini:2: unterminated host range: \"web[1:3\""},
-      {"h.ini", Format::ini, "[g]\nh novalue\n", "h.ini:2: expected key=value host variable (word 2) for h"},
-      {"h.ini", Format::ini, "[g]\nh x=\"open\n", "h.ini:2: unterminated quote or trailing backslash"},
-      {"h.ini", Format::ini, "[g:vars]\nnovalue\n", "h.ini:2: expected key=value in a :vars section"},
+      {"h.ini", Format::ini, "[g]\nh novalue\n",
+       "h.ini:2: expected key=value host variable (word 2) for h"},
+      {"h.ini", Format::ini, "[g]\nh x=\"open\n",
+       "h.ini:2: unterminated quote or trailing backslash"},
+      {"h.ini", Format::ini, "[g:vars]\nnovalue\n",
+       "h.ini:2: expected key=value in a :vars section"},
       {"h.ini", Format::ini, "[g:vars]\nx=1\n", "h.ini:1: section [g:vars] for undefined group g"},
       {"h.ini", Format::ini, "[a:children]\nb\n[b:children]\nc\n[c:children]\na\n",
        "h.ini:6: group cycle: a -> b -> c -> a"},
       {"h.ini", Format::ini, "[a:children]\na\n", "h.ini:2: group cycle: a -> a"},
       {"h.ini", Format::ini, "[a:children]\nall\n", "h.ini:2: group all cannot be a child of a"},
-      {"h.ini", Format::ini, "[a:children]\nb c\n", "h.ini:2: expected one child group name a line"},
+      {"h.ini", Format::ini, "[a:children]\nb c\n",
+       "h.ini:2: expected one child group name a line"},
       {"h.yml", Format::yaml, "all:\n  hosts:\n    h:\n      ansible_port: 99999\n",
        "h.yml:4: bad port \"99999\" for h"},
-      {"h.yml", Format::yaml, "all:\n  host:\n", "h.yml:2: unknown key \"host\" in a group (hosts, vars or children)"},
+      {"h.yml", Format::yaml, "all:\n  host:\n",
+       "h.yml:2: unknown key \"host\" in a group (hosts, vars or children)"},
       {"h.yml", Format::yaml, "- a\n", "h.yml:1: a YAML inventory is a mapping of groups"},
-      {"h.yml", Format::yaml, "all:\n  hosts: [a]\n", "h.yml:2: hosts must be a mapping of host names"},
+      {"h.yml", Format::yaml, "all:\n  hosts: [a]\n",
+       "h.yml:2: hosts must be a mapping of host names"},
       {"h.yml", Format::yaml, "all:\n  children:\n    a:\n      children:\n        all:\n",
        "h.yml:5: group all cannot be a child of a"},
-      {"h.yml", Format::yaml, "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n",
+      {"h.yml", Format::yaml,
+       "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            "
+       "a:\n",
        "h.yml:7: group cycle: a -> b -> a"},
       {"h.yml", Format::yaml, "all:\n  hosts: {a: 1}\n", "h.yml:2: host vars must be a mapping"},
       {"h.yml", Format::yaml, std::string(1000, '['), "h.yml:1: YAML nested too deep"},
@@ -557,8 +569,8 @@ TEST(InventoryErrors, UnreadableFile) {
 // ---- files ----
 
 TEST(InventoryLoad, ReadsFileAndDetectsByExtension) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   fmt::format("herd-inventory-test-{}", ::getpid());
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("herd-inventory-test-{}", ::getpid());
   std::filesystem::create_directories(dir);
   {
     std::ofstream(dir / "hosts.yaml") << "all:\n  hosts:\n    y1:\n";
@@ -615,7 +627,8 @@ TEST(InventoryScale, TenThousandHostsIni) {
   }
   const auto start = std::chrono::steady_clock::now();
   const auto inv = Inventory::parse(text, "big.ini");
-  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::printf("10k-host INI parsed in %.1f ms\n", ms);
   EXPECT_EQ(inv.hosts().size(), 10'000u);
   EXPECT_EQ(inv.group_members("fleet")->size(), 10'000u);
@@ -628,6 +641,68 @@ TEST(InventoryScale, TenThousandHostsRange) {
   const auto inv = Inventory::parse("[big]\nn[00000:09999] x=1\n", "big.ini");
   EXPECT_EQ(inv.hosts().size(), 10'000u);
   EXPECT_EQ(inv.hosts().back().name, "n09999");
+}
+
+}  // namespace
+
+// ---- helpers and limits ----
+
+namespace {
+
+TEST(InventoryText, ShellSplitAndUnquote) {
+  struct Case {
+    std::string line;
+    bool ok;
+    Names tokens;
+  };
+  const Case cases[] = {
+      {"a b=c", true, {"a", "b=c"}},
+      {"  a\t b  ", true, {"a", "b"}},
+      {"a x=\"y z\"", true, {"a", "x=y z"}},
+      {"a x='y \"z'", true, {"a", "x=y \"z"}},
+      {"a x=\"q\\\"q\"", true, {"a", "x=q\"q"}},
+      {"a x=y\\ z", true, {"a", "x=y z"}},
+      {"a x=y#c", true, {"a", "x=y"}},
+      {"a # x=y", true, {"a"}},
+      {"a x=\"#\"", true, {"a", "x=#"}},
+      {"a x=\"open", false, {"a"}},
+      {"a x='open", false, {"a"}},
+      {"a x\\", false, {"a"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    Names out;
+    EXPECT_EQ(herd::inventory_detail::shell_split(c.line, true, out), c.ok);
+    EXPECT_EQ(out, c.tokens);
+  }
+  using herd::inventory_detail::unquote;
+  EXPECT_EQ(unquote("\"a b\""), "a b");
+  EXPECT_EQ(unquote("'a\\'b'"), "a'b");
+  EXPECT_EQ(unquote("\"a\" \"b\""), "\"a\" \"b\"");
+  EXPECT_EQ(unquote("\"a"), "\"a");
+  EXPECT_EQ(unquote("plain"), "plain");
+}
+
+TEST(InventoryLimits, HostsAndYamlAliases) {
+  herd::inventory_detail::Limits small;
+  small.max_hosts = 100;
+  small.max_yaml_visits = 1000;
+  EXPECT_THROW(
+      herd::inventory_detail::parse("[g]\na[1:60]\nb[1:60]\n", "h.ini", Format::ini, small),
+      InventoryError);
+  // Each level names the previous one twice: 2^12 group walks from a few lines.
+  std::string yaml = "l0: &l0 {hosts: {h: }}\n";
+  for (int i = 1; i <= 12; ++i) {
+    yaml +=
+        fmt::format("l{}: &l{} {{children: {{a{}: *l{}, b{}: *l{}}}}}\n", i, i, i, i - 1, i, i - 1);
+  }
+  try {
+    herd::inventory_detail::parse(yaml, "h.yml", Format::yaml, small);
+    FAIL() << "no error";
+  } catch (const InventoryError& e) {
+    EXPECT_TRUE(std::string(e.what()).ends_with("more than 1000 YAML nodes walked (aliases?)"))
+        << e.what();
+  }
 }
 
 }  // namespace
