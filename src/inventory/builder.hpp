@@ -19,7 +19,7 @@ struct Limits {
   std::size_t max_hosts = 1'000'000;        // distinct hosts per inventory
   std::size_t max_range_hosts = 100'000;    // hosts from one range pattern
   std::size_t max_yaml_visits = 4'000'000;  // group + host nodes walked in a YAML inventory
-  std::size_t max_yaml_depth = 400;         // rough YAML nesting bound (yaml-cpp recurses)
+  std::size_t max_yaml_depth = 400;         // nested YAML groups
 };
 
 /// A var's value and the 1-based line that set it.
