@@ -28,8 +28,9 @@
 //      than `all` belongs to `ungrouped`;
 //   4. vars are merged in Ansible's order: `all` vars, then group vars by increasing depth
 //      (siblings at the same depth by name), then the host's own vars — later wins;
-//   5. the connection fields of `HostSpec` are read from the merged vars (herd_* before
-//      ansible_*), and malformed ones (a port of 70000) are reported at the line that set them.
+//   5. the connection fields of `HostSpec` are read from the merged vars: the var set at the
+//      most specific level wins, and at the same level herd_* beats ansible_* beats
+//      ansible_ssh_*; malformed ones (a port of 70000) are reported at the line that set them.
 //
 // Errors are `InventoryError` whose message is one line, `FILE:LINE: reason`. No error message
 // ever contains a var value other than a port, so passwords never reach logs.
