@@ -262,11 +262,9 @@ Inventory Builder::finish() {
   inv.source_ = source_;
   inv.format_ = format_;
   inv.group_names_.clear();
-  inv.group_index_.clear();
-  for (std::size_t i = 0; i < groups_.size(); ++i) {
-    inv.group_names_.push_back(groups_[i].name);
-    inv.group_index_.emplace(groups_[i].name, i);
-  }
+  for (const auto& g : groups_) inv.group_names_.push_back(g.name);
+  inv.group_index_ = std::move(group_index_);  // same names, same indices
+  inv.host_index_ = std::move(host_index_);
   inv.group_hosts_.assign(groups_.size(), {});
   inv.hosts_.reserve(hosts_.size());
 
@@ -293,7 +291,6 @@ Inventory Builder::finish() {
     }
     for (const auto& [k, v] : host.vars) vars.insert_or_assign(k, Merged{&v, mine.size()});
     inv.hosts_.push_back(make_spec(host, vars));
-    inv.host_index_.emplace(host.name, h);
   }
   return inv;
 }

@@ -61,7 +61,8 @@ class Builder {
   void set_group_var(std::size_t group, std::string key, std::string value, std::size_t line);
   void set_host_var(std::size_t host, std::string key, std::string value, std::size_t line);
 
-  /// Resolves groups and vars into the final value (throws InventoryError).
+  /// Resolves groups and vars into the final value (throws InventoryError). Call once: it moves
+  /// the name indexes into the result.
   Inventory finish();
 
  private:
