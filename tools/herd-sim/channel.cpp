@@ -219,8 +219,7 @@ bool Channel::pump_stream(Stream& s) {
       if (rc < 0) return false;
       if (rc == 0) return true;  // libssh is busy (key re-exchange): retry later
       s.pending.erase(0, static_cast<std::size_t>(rc));
-      sent_bytes_ += static_cast<std::uint64_t>(rc);
-      if (session_.fault_ == Fault::drop && sent_bytes_ >= session_.config_.drop_after_bytes) {
+      if (session_.fault_ == Fault::drop) {  // after the first packet (at most drop_after_bytes)
         session_.request_drop();
         return false;
       }
@@ -246,6 +245,9 @@ bool Channel::pump_stream(Stream& s) {
       return true;
     }
     std::size_t want = slow ? kSlowChunkBytes : buf.size();
+    if (session_.fault_ == Fault::drop) {
+      want = static_cast<std::size_t>(std::clamp<std::uint64_t>(session_.config_.drop_after_bytes, 1, want));
+    }
     ssize_t n = ::read(s.fd, buf.data(), want);
     if (n > 0) {
       s.pending.assign(buf.data(), static_cast<std::size_t>(n));
@@ -260,7 +262,7 @@ bool Channel::pump_stream(Stream& s) {
 void Channel::service() {
   if (channel_ == nullptr) return;
   if (remote_closed_) return release();
-  if (!child_) return;
+  if (!child_ || session_.drop_pending_) return;
   if (pump_stream(out_) && !session_.drop_pending_) pump_stream(err_);
   if (session_.drop_pending_) return;
   watch_stream(out_);

@@ -68,7 +68,6 @@ class Channel {
   std::string stdin_buffer_;
   bool stdin_eof_ = false;
   bool remote_closed_ = false;
-  std::uint64_t sent_bytes_ = 0;
   std::uint64_t huge_left_ = 0;
   bool paused_ = false;  // `slow`: waiting before the next chunk
   std::optional<Loop::TimerId> slow_timer_;

@@ -35,7 +35,7 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(1, 60000));
   app.add_option("--huge-mb", o.huge_mb, "`huge` fault: MiB of extra stdout (default 20)");
   app.add_option("--drop-after-bytes", o.drop_after_bytes,
-                 "`drop` fault: cut the connection after this much output (default 1024)");
+                 "`drop` fault: size of the one output packet sent before the cut (default 1024)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,7 +20,7 @@ struct Options {
   int threads = 0;                                   ///< worker threads (0: number of cores)
   int slow_ms = 200;                                 ///< `slow`: delay per output chunk // ms
   std::uint64_t huge_mb = 20;                        ///< `huge`: extra stdout // MiB
-  std::uint64_t drop_after_bytes = 1024;             ///< `drop`: cut the TCP after this output
+  std::uint64_t drop_after_bytes = 1024;             ///< `drop`: the one output packet before the cut, at most
 };
 
 /// Parses argv; on --help or a bad command line prints and exits (0 or 2).

@@ -24,7 +24,7 @@ struct SessionConfig {
   std::optional<std::string> password;   ///< accepted password, if any
   std::chrono::milliseconds slow_delay{200};
   std::uint64_t huge_bytes = 20ULL << 20;
-  std::uint64_t drop_after_bytes = 1024;
+  std::uint64_t drop_after_bytes = 1024;  ///< `drop`: size of the one packet sent before the cut
 };
 
 /// Reaps children that were killed after their channel went away (checked on a timer).
