@@ -156,8 +156,9 @@ class SimFleet {
 class Sim : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    setenv("HERD_SIM_TEST_PASSWORD", "sim secret", 1);
     fleet_ = std::make_unique<SimFleet>(std::vector<std::string>{
-        "--hosts", "20", "--threads", "2", "--huge-mb", "20",
+        "--password-env", "HERD_SIM_TEST_PASSWORD", "--hosts", "20", "--threads", "2", "--huge-mb", "20",
         "--fault", "refused=sim0002", "--fault", "blackhole=sim0003", "--fault", "stall=sim0004",
         "--fault", "hostkey=sim0005", "--fault", "authfail=sim0006", "--fault", "drop=sim0007",
         "--fault", "slow=sim0008", "--fault", "huge=sim0009"});
@@ -215,6 +216,18 @@ TEST_F(Sim, ExitSignalReported) {
   auto r = fleet_->herd("sim0001", "kill -USR1 $$");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("USR1"), std::string::npos) << r.err;
+}
+
+TEST_F(Sim, PasswordAuth) {
+  auto args = [&](const char* var) {
+    return std::vector<std::string>{"run", "-F", fleet_->config(), "--no-agent", "--no-default-keys",
+                                    "--password-env", var, "sim0016", "--", "echo in"};
+  };
+  auto ok = run_herd(args("HERD_SIM_TEST_PASSWORD"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "in\n");
+  auto bad = run_herd(args("WRONG_PASSWORD"), {}, {{"WRONG_PASSWORD", "not it"}});
+  EXPECT_EQ(bad.exit_code, 5) << bad.err;
 }
 
 TEST_F(Sim, CommandTimeoutKillsTheChild) {
