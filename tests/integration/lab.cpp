@@ -101,13 +101,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 
 Lab* g_lab = nullptr;
 
+// The lab is started by the first test that asks for it (Lab::get()), so tests that need no
+// sshd (herd-sim's) run without one, and stopped once at the end of the test program.
 class LabEnvironment : public ::testing::Environment {
  public:
-  void SetUp() override {
-    static Lab lab;
-    g_lab = &lab;
-    lab.up();
-  }
   void TearDown() override {
     if (g_lab != nullptr) g_lab->down();
   }
@@ -118,7 +115,16 @@ const auto* const g_env = ::testing::AddGlobalTestEnvironment(new LabEnvironment
 }  // namespace
 
 Lab& Lab::get() {
-  if (g_lab == nullptr) throw std::logic_error("the lab is not up");
+  static Lab lab;
+  if (g_lab == nullptr) {
+    try {
+      lab.up();
+    } catch (...) {
+      lab.down();
+      throw;
+    }
+    g_lab = &lab;
+  }
   return *g_lab;
 }
 

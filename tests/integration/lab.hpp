@@ -1,5 +1,6 @@
 // The lab for integration tests: real OpenSSH sshd on loopback, started once per test process by
-// a GoogleTest global environment (tests/lab/lab up) and stopped at the end (lab down).
+// the first Lab::get() (tests/lab/lab up) and stopped at the end by a GoogleTest global
+// environment (lab down).
 #pragma once
 
 #include <sys/resource.h>
@@ -16,7 +17,7 @@ namespace herd::test {
 
 class Lab {
  public:
-  /// The running lab (started by LabEnvironment).
+  /// The running lab (started on first use).
   static Lab& get();
 
   /// A value from the lab's env file (HERD_LAB_*); empty if absent.

@@ -1,0 +1,352 @@
+// herd-sim, the fleet simulator (tools/herd-sim): exec, env, stdin, signals and every fault
+// kind, seen through herd's single-host CLI and OpenSSH's ssh. Each test is bounded; the
+// simulator is stopped by RAII.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.hpp"
+
+extern char** environ;
+
+namespace herd::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// Poll `done` every 20 ms until it holds or `limit` passes.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(fs::path("/proc") / std::to_string(pid) / "fd", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/herd-sim-test-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A running herd-sim with its own directory and client key; SIGTERM (then SIGKILL) at the end.
+class SimFleet {
+ public:
+  explicit SimFleet(const std::vector<std::string>& extra_args) {
+    dir_ = temp_.path();
+    key_ = dir_ / "id_ed25519";
+    auto keygen = run_shell("ssh-keygen -q -t ed25519 -N '' -C sim-test -f '" + key_.string() + "'");
+    if (keygen.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + keygen.err);
+    std::vector<std::string> args{HERD_SIM_BINARY, "--dir", (dir_ / "fleet").string(),
+                                  "--authorized-key", key_.string() + ".pub", "--max-seconds", "300"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, HERD_SIM_BINARY, nullptr, nullptr, argv.data(), environ) != 0) {
+      throw std::runtime_error("cannot start herd-sim");
+    }
+    if (!wait_until([&] { return fs::exists(fleet() / "ready") || exited(); },
+                    std::chrono::seconds(30)) ||
+        exited()) {
+      throw std::runtime_error("herd-sim did not become ready");
+    }
+  }
+  ~SimFleet() {
+    if (pid_ <= 0 || exited()) return;
+    kill(pid_, SIGTERM);
+    if (!wait_until([&] { return exited(); }, std::chrono::seconds(10))) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  SimFleet(const SimFleet&) = delete;
+  SimFleet& operator=(const SimFleet&) = delete;
+
+  pid_t pid() const { return pid_; }
+  fs::path fleet() const { return dir_ / "fleet"; }
+  std::string config() const { return (fleet() / "ssh_config").string(); }
+
+  /// herd run against host `host` with `args` before the host and `command` after `--`.
+  ProcessResult herd(const std::string& host, const std::string& command,
+                     const std::vector<std::string>& args = {}) const {
+    std::vector<std::string> a{"run", "-F", config(), "-i", key_.string(), "--no-agent",
+                               "--no-default-keys"};
+    a.insert(a.end(), args.begin(), args.end());
+    a.insert(a.end(), {host, "--", command});
+    return run_herd(a);
+  }
+  /// The OpenSSH client line for this fleet (append host and command).
+  std::string ssh() const {
+    return "ssh -F '" + config() + "' -i '" + key_.string() +
+           "' -o BatchMode=yes -o IdentitiesOnly=yes";
+  }
+  /// The port of `host`, from ssh_config.
+  int port(const std::string& host) const {
+    std::ifstream in(config());
+    std::string line;
+    bool in_host = false;
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string key, value;
+      words >> key >> value;
+      if (key == "Host") in_host = value == host;
+      if (in_host && key == "Port") return std::stoi(value);
+    }
+    return -1;
+  }
+
+ private:
+  bool exited() {
+    if (reaped_) return true;
+    int status = 0;
+    reaped_ = waitpid(pid_, &status, WNOHANG) == pid_;
+    return reaped_;
+  }
+  TempDir temp_;
+  fs::path dir_, key_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// One fleet for the suite; the fault hosts are named explicitly.
+class Sim : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("HERD_SIM_TEST_PASSWORD", "sim secret", 1);
+    fleet_ = std::make_unique<SimFleet>(std::vector<std::string>{
+        "--password-env", "HERD_SIM_TEST_PASSWORD", "--hosts", "20", "--threads", "2", "--huge-mb", "20",
+        "--fault", "refused=sim0002", "--fault", "blackhole=sim0003", "--fault", "stall=sim0004",
+        "--fault", "hostkey=sim0005", "--fault", "authfail=sim0006", "--fault", "drop=sim0007",
+        "--fault", "slow=sim0008", "--fault", "huge=sim0009"});
+  }
+  static void TearDownTestSuite() { fleet_.reset(); }
+  static std::unique_ptr<SimFleet> fleet_;
+};
+std::unique_ptr<SimFleet> Sim::fleet_;
+
+TEST_F(Sim, WritesClientFiles) {
+  auto dir = fleet_->fleet();
+  for (const char* f : {"ssh_config", "known_hosts", "inventory.ini", "faults.json", "ready"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  std::ifstream faults(dir / "faults.json");
+  std::string text((std::istreambuf_iterator<char>(faults)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"sim0007\": \"drop\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("sim0001"), std::string::npos) << text;
+  EXPECT_GT(fleet_->port("sim0020"), 0);
+}
+
+TEST_F(Sim, ExecStreamsAndExitStatus) {
+  auto r = fleet_->herd("sim0001", "echo out; echo err >&2; exit 4");
+  EXPECT_EQ(r.exit_code, 1);  // remote command failed
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_NE(r.err.find("err\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("status 4"), std::string::npos) << r.err;
+
+  auto s = run_shell(fleet_->ssh() + " sim0001 'echo out; echo err >&2; exit 7'");
+  EXPECT_EQ(s.exit_code, 7);
+  EXPECT_EQ(s.out, "out\n");
+  EXPECT_EQ(s.err, "err\n");
+}
+
+TEST_F(Sim, EnvAndStdin) {
+  auto r = fleet_->herd("sim0010", "printf '%s' \"$SIM_GREETING\"", {"-e", "SIM_GREETING=hello there"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello there");
+
+  TempDir tmp;
+  auto in = tmp.path() / "input";
+  std::ofstream(in) << std::string(300000, 'x');
+  auto c = fleet_->herd("sim0011", "wc -c", {"--stdin", in.string()});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(c.out, "300000\n");
+
+  auto s = run_shell("printf 'a\\nb\\n' | " + fleet_->ssh() + " sim0012 'cat; echo end'");
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(s.out, "a\nb\nend\n");
+}
+
+TEST_F(Sim, ExitSignalReported) {
+  auto s = run_shell(fleet_->ssh() + " sim0001 'kill -TERM $$'");
+  EXPECT_EQ(s.exit_code, 255);  // OpenSSH: remote command killed by a signal
+  auto r = fleet_->herd("sim0001", "kill -USR1 $$");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("USR1"), std::string::npos) << r.err;
+}
+
+TEST_F(Sim, PasswordAuth) {
+  auto args = [&](const char* var) {
+    return std::vector<std::string>{"run", "-F", fleet_->config(), "--no-agent", "--no-default-keys",
+                                    "--password-env", var, "sim0016", "--", "echo in"};
+  };
+  auto ok = run_herd(args("HERD_SIM_TEST_PASSWORD"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "in\n");
+  auto bad = run_herd(args("WRONG_PASSWORD"), {}, {{"WRONG_PASSWORD", "not it"}});
+  EXPECT_EQ(bad.exit_code, 5) << bad.err;
+}
+
+TEST_F(Sim, CommandTimeoutKillsTheChild) {
+  std::string marker = "herd-sim-timeout-" + std::to_string(getpid());
+  auto start = Clock::now();
+  auto r = fleet_->herd("sim0013", "sleep 30 # " + marker, {"--command-timeout", "1"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_LT(seconds_since(start), 10.0);
+  // "[h]" keeps the pattern from matching the shell that runs pgrep.
+  EXPECT_TRUE(wait_until([&] { return run_shell("pgrep -f 'sleep 30 # [h]" + marker.substr(1) + "'").exit_code == 1; },
+                         std::chrono::seconds(5)))
+      << "the remote sleep survived";
+}
+
+TEST_F(Sim, LargeOutputIsComplete) {
+  auto r = fleet_->herd("sim0014", "head -c 30000000 /dev/zero; head -c 1000000 /dev/zero >&2");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out_bytes, 30000000U);
+  EXPECT_GE(r.err_bytes, 1000000U);
+}
+
+TEST_F(Sim, FaultRefused) {
+  auto start = Clock::now();
+  auto r = fleet_->herd("sim0002", "true");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_LT(seconds_since(start), 3.0);
+}
+
+TEST_F(Sim, FaultBlackhole) {
+  // The SYN is dropped: the TCP connect times out instead of being refused.
+  auto t = run_shell("timeout 3 bash -c '</dev/tcp/127.0.0.1/" +
+                     std::to_string(fleet_->port("sim0003")) + "'");
+  EXPECT_EQ(t.exit_code, 124) << t.err;
+  auto start = Clock::now();
+  auto r = fleet_->herd("sim0003", "true", {"--connect-timeout", "2"});
+  EXPECT_TRUE(r.exit_code == 3 || r.exit_code == 6) << r.exit_code << " " << r.err;
+  EXPECT_GE(seconds_since(start), 1.5);
+  EXPECT_LT(seconds_since(start), 4.0);
+}
+
+TEST_F(Sim, FaultStall) {
+  auto start = Clock::now();
+  auto s = run_shell(fleet_->ssh() + " -o ConnectTimeout=2 sim0004 true");
+  EXPECT_EQ(s.exit_code, 255);
+  EXPECT_NE(s.err.find("timed out"), std::string::npos) << s.err;
+  EXPECT_LT(seconds_since(start), 5.0);
+  // herd's handshake deadline (15 s) ends it as a timeout.
+  auto r = fleet_->herd("sim0004", "true");
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+}
+
+TEST_F(Sim, FaultHostKey) {
+  auto r = fleet_->herd("sim0005", "true");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  auto s = run_shell(fleet_->ssh() + " sim0005 true");
+  EXPECT_EQ(s.exit_code, 255);
+  EXPECT_NE(s.err.find("REMOTE HOST IDENTIFICATION HAS CHANGED"), std::string::npos) << s.err;
+}
+
+TEST_F(Sim, FaultAuthFail) {
+  auto r = fleet_->herd("sim0006", "true");
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+}
+
+TEST_F(Sim, FaultDrop) {
+  auto start = Clock::now();
+  auto r = fleet_->herd("sim0007", "seq 1 1000000");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.exit_code, 1);  // not a command status: the connection was lost
+  EXPECT_GT(r.out_bytes, 0U);
+  EXPECT_LT(r.out_bytes, 100000U);
+  EXPECT_LT(seconds_since(start), 10.0);
+  auto s = fleet_->herd("sim0007", "echo short; sleep 20; echo never");
+  EXPECT_EQ(s.out, "short\n");
+  EXPECT_NE(s.exit_code, 0);
+  EXPECT_LT(seconds_since(start), 15.0);
+}
+
+TEST_F(Sim, FaultSlow) {
+  auto start = Clock::now();
+  auto r = fleet_->herd("sim0008", "seq 1 2000");  // 8893 bytes: 9 chunks of at most 1 KiB
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out_bytes, 8893U);
+  EXPECT_GE(seconds_since(start), 1.5);
+}
+
+TEST_F(Sim, FaultHuge) {
+  auto r = fleet_->herd("sim0009", "echo first");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 6), "first\n");
+  EXPECT_EQ(r.out_bytes, 6U + (20U << 20));
+}
+
+TEST_F(Sim, NoDescriptorLeakOver300Connections) {
+  // Warm up, then count the simulator's descriptors around 300 sequential connections.
+  ASSERT_EQ(run_shell(fleet_->ssh() + " sim0015 true").exit_code, 0);
+  std::size_t before = 0;
+  ASSERT_TRUE(wait_until([&] { return (before = open_fds(fleet_->pid())) > 0; }, std::chrono::seconds(2)));
+  auto loop = run_shell("for i in $(seq 1 300); do " + fleet_->ssh() +
+                        " sim0015 'echo x' >/dev/null || exit 1; done");
+  ASSERT_EQ(loop.exit_code, 0) << loop.err;
+  std::size_t after = 0;
+  EXPECT_TRUE(wait_until([&] { return (after = open_fds(fleet_->pid())) <= before; },
+                         std::chrono::seconds(5)))
+      << before << " descriptors before, " << after << " after";
+}
+
+TEST(SimLatency, EveryRoundTripIsDelayed) {
+  constexpr int kLatencyMs = 100;
+  SimFleet fleet({"--hosts", "2", "--latency-ms", std::to_string(kLatencyMs)});
+  auto start = Clock::now();
+  auto r = fleet.herd("sim0001", "echo hi");
+  double took = seconds_since(start);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  // SSH needs several round trips (banner, key exchange, auth, channel, exec): >= 4 of them.
+  EXPECT_GE(took, 4 * 2 * kLatencyMs / 1000.0);
+  EXPECT_LT(took, 30.0);
+}
+
+}  // namespace
+}  // namespace herd::test
