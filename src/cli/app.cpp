@@ -21,8 +21,11 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   ShellOptions shell;
+  JobsOptions jobs;
+  run.argv.assign(argv, argv + argc);
   auto* run_cmd = setup_run(app, run);
   auto* shell_cmd = setup_shell(app, shell);
+  auto* jobs_cmd = setup_jobs(app, jobs);
 
   try {
     app.parse(argc, argv);
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
     configure_logging(shell.common.verbosity);
     return run_shell(shell);
   }
+  if (jobs_cmd->parsed()) return run_jobs(jobs);
   return as_int(ExitCode::usage);
 }
 
