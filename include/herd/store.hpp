@@ -50,7 +50,7 @@ struct JobEnd {
 struct JobHost {
   std::size_t position = 0;  ///< index in the run's target list
   HostResult result;
-  std::string output;        ///< stdout and stderr as they arrived, capped
+  std::string output;  ///< stdout and stderr as they arrived, capped
   bool output_truncated = false;
 };
 

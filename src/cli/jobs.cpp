@@ -15,10 +15,9 @@ namespace {
 
 constexpr std::size_t kCommandColumnChars = 60;  // chars of the command shown in the list
 
-constexpr HostStatus kStatusOrder[] = {HostStatus::ok,        HostStatus::failed,
-                                       HostStatus::unreachable, HostStatus::auth,
-                                       HostStatus::host_key,  HostStatus::timed_out,
-                                       HostStatus::error,     HostStatus::cancelled};
+constexpr HostStatus kStatusOrder[] = {
+    HostStatus::ok,       HostStatus::failed,    HostStatus::unreachable, HostStatus::auth,
+    HostStatus::host_key, HostStatus::timed_out, HostStatus::error,       HostStatus::cancelled};
 
 std::int64_t epoch_ms(StoreClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -135,9 +134,9 @@ int list_jobs(JobStore& store, const JobsOptions& o) {
     out += fmt::format("{:>5}  {:19}  {:>8}  {:>5}  {:28}  {}\n", "ID", "STARTED", "DURATION",
                        "HOSTS", "RESULT", "COMMAND");
     for (const auto& j : *jobs) {
-      out += fmt::format("{:>5}  {:19}  {:>8}  {:>5}  {:28}  {}\n", j.id,
-                         local_time(j.started_at), duration_text(j), j.host_count,
-                         counts_text(j), one_line(j.command, kCommandColumnChars));
+      out += fmt::format("{:>5}  {:19}  {:>8}  {:>5}  {:28}  {}\n", j.id, local_time(j.started_at),
+                         duration_text(j), j.host_count, counts_text(j),
+                         one_line(j.command, kCommandColumnChars));
     }
   }
   write_all(STDOUT_FILENO, out);
@@ -182,11 +181,11 @@ int show_job(JobStore& store, const JobsOptions& o) {
   for (const auto& h : d.hosts) {
     const auto& r = h.result;
     std::string exit = r.exit_code ? std::to_string(*r.exit_code) : r.signal ? *r.signal : "-";
-    std::string phase = r.phase && r.status != HostStatus::ok ? std::string(to_string(*r.phase))
-                                                              : "-";
-    out += fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}\n", r.host, w_host,
-                       to_string(r.status), w_status, exit, phase, w_phase, r.total_time.count(),
-                       one_line(r.message, 200));
+    std::string phase =
+        r.phase && r.status != HostStatus::ok ? std::string(to_string(*r.phase)) : "-";
+    out +=
+        fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}\n", r.host, w_host, to_string(r.status),
+                    w_status, exit, phase, w_phase, r.total_time.count(), one_line(r.message, 200));
   }
   if (o.output) {
     for (const auto& h : d.hosts) {
@@ -210,7 +209,9 @@ CLI::App* setup_jobs(CLI::App& app, JobsOptions& o) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   cmd->add_flag("--json", o.json, "One JSON object per job (or the shown job) on stdout");
   auto* show = cmd->add_subcommand("show", "Show one recorded run with its per-host results");
-  show->add_option("id", o.show_id, "Job ID (from herd jobs)")->required()->check(CLI::PositiveNumber);
+  show->add_option("id", o.show_id, "Job ID (from herd jobs)")
+      ->required()
+      ->check(CLI::PositiveNumber);
   show->add_flag("--output", o.output, "Also print each host's recorded output");
   show->fallthrough();  // --store and --json may follow the ID
   cmd->footer(

@@ -51,14 +51,13 @@ Result<JobStore> open_job_store(const std::string& explicit_path) {
 }
 
 Recording::Recording(JobStore store, JobId id, std::size_t host_count, std::size_t output_cap)
-    : store_(std::move(store)),
-      recorder_(store_, id, host_count, output_cap, [](const Error& e) {
+    : store_(std::move(store)), recorder_(store_, id, host_count, output_cap, [](const Error& e) {
         fmt::print(stderr, "herd: {}; recording of this run stopped\n", e.message);
       }) {}
 
 void Recording::finish(ExitCode code, bool cancelled) {
-  recorder_.finish(JobEnd{.ended_at = StoreClock::now(), .exit_code = as_int(code),
-                          .cancelled = cancelled});
+  recorder_.finish(
+      JobEnd{.ended_at = StoreClock::now(), .exit_code = as_int(code), .cancelled = cancelled});
 }
 
 std::vector<std::string> redacted_argv(const RunOptions& o) {

@@ -5,8 +5,8 @@
 
 namespace herd {
 
-JobRecorder::JobRecorder(JobStore& store, JobId job, std::size_t host_count,
-                         std::size_t output_cap, std::function<void(const Error&)> on_error)
+JobRecorder::JobRecorder(JobStore& store, JobId job, std::size_t host_count, std::size_t output_cap,
+                         std::function<void(const Error&)> on_error)
     : store_(store),
       job_(job),
       cap_(output_cap),

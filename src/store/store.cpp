@@ -22,10 +22,9 @@ constexpr int kBusyTimeoutMs = 10000;  // ms a writer waits for another herd's t
 
 static_assert(JobStore::kSchemaVersion == static_cast<int>(store::kMigrations.size()));
 
-constexpr HostStatus kStatuses[] = {HostStatus::ok,       HostStatus::failed,
-                                    HostStatus::unreachable, HostStatus::auth,
-                                    HostStatus::host_key, HostStatus::timed_out,
-                                    HostStatus::error,    HostStatus::cancelled};
+constexpr HostStatus kStatuses[] = {
+    HostStatus::ok,       HostStatus::failed,    HostStatus::unreachable, HostStatus::auth,
+    HostStatus::host_key, HostStatus::timed_out, HostStatus::error,       HostStatus::cancelled};
 
 std::optional<Phase> phase_from(std::string_view name) {
   for (auto p : {Phase::resolve, Phase::connect, Phase::handshake, Phase::host_key, Phase::auth,
@@ -40,8 +39,8 @@ std::int64_t to_ms(StoreClock::time_point t) {
 }
 
 StoreClock::time_point from_ms(std::int64_t ms) {
-  return StoreClock::time_point(std::chrono::duration_cast<StoreClock::duration>(
-      std::chrono::milliseconds(ms)));
+  return StoreClock::time_point(
+      std::chrono::duration_cast<StoreClock::duration>(std::chrono::milliseconds(ms)));
 }
 
 /// A prepared statement, reset (not finalized) after each use.
@@ -213,9 +212,9 @@ struct JobStore::Impl {
   }
 
   std::unexpected<Error> too_new(int v) const {
-    return error(fmt::format(
-        "schema version {} is newer than this herd understands ({}); use a newer herd",
-        v, kSchemaVersion));
+    return error(
+        fmt::format("schema version {} is newer than this herd understands ({}); use a newer herd",
+                    v, kSchemaVersion));
   }
 
   Result<void> prepare_all() {
@@ -234,13 +233,18 @@ struct JobStore::Impl {
         {&finish_job,
          "UPDATE jobs SET ended_at = ?2, exit_code = ?3, cancelled = ?4, "
          "n_ok          = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'ok'), "
-         "n_failed      = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'failed'), "
-         "n_unreachable = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'unreachable'), "
+         "n_failed      = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = "
+         "'failed'), "
+         "n_unreachable = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = "
+         "'unreachable'), "
          "n_auth        = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'auth'), "
-         "n_host_key    = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'host_key'), "
-         "n_timed_out   = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'timed_out'), "
+         "n_host_key    = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = "
+         "'host_key'), "
+         "n_timed_out   = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = "
+         "'timed_out'), "
          "n_error       = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'error'), "
-         "n_cancelled   = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'cancelled') "
+         "n_cancelled   = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = "
+         "'cancelled') "
          "WHERE id = ?1"},
         {&list_jobs, jobs_select + " ORDER BY id DESC LIMIT ?1"},
         {&get_job, jobs_select + " WHERE id = ?1"},
@@ -261,8 +265,12 @@ JobStore::JobStore(JobStore&&) noexcept = default;
 JobStore& JobStore::operator=(JobStore&&) noexcept = default;
 JobStore::~JobStore() = default;
 
-const std::filesystem::path& JobStore::path() const { return impl_->path; }
-int JobStore::schema_version() const { return impl_->version; }
+const std::filesystem::path& JobStore::path() const {
+  return impl_->path;
+}
+int JobStore::schema_version() const {
+  return impl_->version;
+}
 
 std::filesystem::path JobStore::default_path() {
   const char* xdg = std::getenv("XDG_DATA_HOME");
@@ -289,8 +297,8 @@ Result<JobStore> JobStore::open(const std::filesystem::path& path) {
   if (fd < 0) return impl->error(std::strerror(errno));
   ::close(fd);
 
-  if (sqlite3_open_v2(path.c_str(), &impl->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
     if (impl->db == nullptr) return impl->error("out of memory");
     return impl->db_error();
   }
@@ -298,8 +306,8 @@ Result<JobStore> JobStore::open(const std::filesystem::path& path) {
   sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
   // journal_mode=WAL is persistent in the file; synchronous=NORMAL is durable enough for a
   // history (a power cut may lose the last transactions, never corrupt the file).
-  for (auto pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
-                      "PRAGMA foreign_keys = ON"}) {
+  for (auto pragma :
+       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"}) {
     if (auto r = impl->exec(pragma); !r) return std::unexpected(r.error());
   }
   if (auto r = impl->migrate(); !r) return std::unexpected(r.error());
@@ -313,8 +321,8 @@ Result<JobId> JobStore::begin_job(const NewJob& job) {
   s.bind(1, to_ms(job.started_at));
   s.bind(2, job.command);
   s.bind(3, job.pattern);
-  s.bind(4, nlohmann::json(job.argv).dump(-1, ' ', false,
-                                          nlohmann::json::error_handler_t::replace));
+  s.bind(4,
+         nlohmann::json(job.argv).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   s.bind(5, job.options_json);
   s.bind(6, static_cast<std::int64_t>(job.host_count));
   int rc = s.step();

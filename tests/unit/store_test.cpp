@@ -133,13 +133,14 @@ TEST_F(StoreTest, RecordListGetRoundTrip) {
   auto killed = result("web02", HostStatus::failed);
   killed.signal = "KILL";
   std::vector<JobHost> hosts{{.position = 2, .result = bad},
-                             {.position = 0, .result = result("web01", HostStatus::ok, 0),
+                             {.position = 0,
+                              .result = result("web01", HostStatus::ok, 0),
                               .output = std::string("hi\n\0\xff", 5)},
                              {.position = 1, .result = killed, .output_truncated = true}};
   hosts[1].result.stdout_bytes = 5;
   ASSERT_TRUE(s.record_hosts(*id, hosts));
-  ASSERT_TRUE(s.finish_job(*id, JobEnd{.ended_at = t0 + std::chrono::milliseconds(1500),
-                                       .exit_code = 3}));
+  ASSERT_TRUE(
+      s.finish_job(*id, JobEnd{.ended_at = t0 + std::chrono::milliseconds(1500), .exit_code = 3}));
   auto second = s.begin_job(NewJob{.command = "true", .pattern = "web01", .host_count = 1});
   ASSERT_TRUE(second);
 
@@ -159,9 +160,9 @@ TEST_F(StoreTest, RecordListGetRoundTrip) {
   EXPECT_EQ(j.host_count, 3U);
   EXPECT_EQ(j.exit_code, 3);
   ASSERT_TRUE(j.ended_at);
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(*j.ended_at - j.started_at)
-                .count(),
-            1500);
+  EXPECT_EQ(
+      std::chrono::duration_cast<std::chrono::milliseconds>(*j.ended_at - j.started_at).count(),
+      1500);
   EXPECT_EQ(j.counts.at(HostStatus::ok), 1U);
   EXPECT_EQ(j.counts.at(HostStatus::failed), 1U);
   EXPECT_EQ(j.counts.at(HostStatus::unreachable), 1U);
@@ -223,9 +224,9 @@ TEST_F(StoreTest, TwoThousandHostsRecordQuickly) {
     rec.on_host_finished(i, result("h" + std::to_string(i + 1), HostStatus::ok, 0));
   }
   rec.finish(JobEnd{});
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::printf("recorded %zu hosts (1 KiB output each) in %lld ms\n", kHosts,
               static_cast<long long>(ms));
   EXPECT_LT(ms, 2000);
@@ -299,7 +300,10 @@ TEST_F(StoreTest, DefaultPathFollowsXdg) {
   ::unsetenv("XDG_DATA_HOME");
   EXPECT_EQ(JobStore::default_path(), fs::path("/home/h/.local/share/herd/herd.db"));
   if (old_xdg) ::setenv("XDG_DATA_HOME", saved_xdg.c_str(), 1);
-  if (old_home) ::setenv("HOME", saved_home.c_str(), 1); else ::unsetenv("HOME");
+  if (old_home)
+    ::setenv("HOME", saved_home.c_str(), 1);
+  else
+    ::unsetenv("HOME");
 }
 
 TEST(Recording, ArgvKeepsEnvNamesOnly) {
