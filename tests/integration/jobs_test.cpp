@@ -24,12 +24,16 @@ std::vector<std::string> run_args(std::vector<std::string> rest, const std::stri
   return args;
 }
 
-/// The lab's ssh_config plus an unreachable host `dead`.
-std::string config_with_dead() {
-  auto path = Lab::get().temp_dir("jobs-config") / "ssh_config";
-  std::ofstream(path) << "Host dead\n  HostName 127.0.0.1\n  Port 1\n\nInclude "
-                      << Lab::get().env("HERD_LAB_SSH_CONFIG") << "\n";
-  return path.string();
+/// The lab's ssh_config plus an unreachable host `dead`. Host keys go to a private known_hosts
+/// (accept-new): an earlier test may have rekeyed a lab server (HostKey.ChangedKeyIsRefused).
+std::string lab_config() {
+  auto dir = Lab::get().temp_dir("jobs-config");
+  std::ofstream(dir / "ssh_config")
+      << "Host *\n  UserKnownHostsFile " << (dir / "known_hosts").string()
+      << "\n  StrictHostKeyChecking accept-new\n\n"
+      << "Host dead\n  HostName 127.0.0.1\n  Port 1\n\nInclude "
+      << Lab::get().env("HERD_LAB_SSH_CONFIG") << "\n";
+  return (dir / "ssh_config").string();
 }
 
 std::vector<nlohmann::json> json_lines(const std::string& s) {
@@ -75,7 +79,7 @@ std::string fails_on_server2() {
 }
 
 TEST(Jobs, FleetRunIsRecordedListedAndShown) {
-  const auto config = config_with_dead();
+  const auto config = lab_config();
   const auto store = (Lab::get().temp_dir("jobs-record") / "herd.db").string();
   auto run = run_herd(run_args({"--store", store, "--json", "web01,web02,web03,dead", "--",
                                 "echo out-$((6*7)); " + fails_on_server2()},
@@ -132,7 +136,7 @@ TEST(Jobs, FleetRunIsRecordedListedAndShown) {
 }
 
 TEST(Jobs, RerunOnlyFailedRunsTheHostsThatDidNotSucceed) {
-  const auto config = config_with_dead();
+  const auto config = lab_config();
   const auto store = (Lab::get().temp_dir("jobs-rerun") / "herd.db").string();
   auto first = run_herd(run_args(
       {"--store", store, "--json", "web01,web02,web03,dead", "--", fails_on_server2()}, config));
@@ -167,7 +171,7 @@ TEST(Jobs, RerunOnlyFailedRunsTheHostsThatDidNotSucceed) {
 }
 
 TEST(Jobs, DefaultStoreFollowsXdgDataHome) {
-  const auto config = Lab::get().env("HERD_LAB_SSH_CONFIG");
+  const auto config = lab_config();
   const auto xdg = Lab::get().temp_dir("jobs-xdg") / "data";
   const std::map<std::string, std::string> env{{"XDG_DATA_HOME", xdg.string()}};
   auto r = run_herd(run_args({"web01,web02", "--", "true"}, config), "", env);
@@ -189,7 +193,7 @@ TEST(Jobs, DefaultStoreFollowsXdgDataHome) {
 }
 
 TEST(Jobs, EnvValuesNeverReachTheStore) {
-  const auto config = Lab::get().env("HERD_LAB_SSH_CONFIG");
+  const auto config = lab_config();
   const auto dir = Lab::get().temp_dir("jobs-secret");
   const auto store = (dir / "herd.db").string();
   const std::string secret = "herd-secret-" + std::to_string(::getpid()) + "-q7Zx";
@@ -208,7 +212,7 @@ TEST(Jobs, EnvValuesNeverReachTheStore) {
 }
 
 TEST(Jobs, UnusableStore) {
-  const auto config = Lab::get().env("HERD_LAB_SSH_CONFIG");
+  const auto config = lab_config();
   const auto dir = Lab::get().temp_dir("jobs-unusable");
   std::ofstream(dir / "file") << "not a directory\n";
   const auto under_file = (dir / "file" / "herd.db").string();
