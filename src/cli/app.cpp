@@ -22,9 +22,12 @@ int main(int argc, char** argv) {
   RunOptions run;
   ShellOptions shell;
   NodesOptions nodes;
+  JobsOptions jobs;
+  run.argv.assign(argv, argv + argc);
   auto* run_cmd = setup_run(app, run);
   auto* shell_cmd = setup_shell(app, shell);
   auto* nodes_cmd = setup_nodes(app, nodes);
+  auto* jobs_cmd = setup_jobs(app, jobs);
 
   try {
     app.parse(argc, argv);
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
     return run_shell(shell);
   }
   if (nodes_cmd->parsed()) return run_nodes(nodes);
+  if (jobs_cmd->parsed()) return run_jobs(jobs);
   return as_int(ExitCode::usage);
 }
 

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ struct RunOptions {
   bool json = false;
   bool no_summary = false;
   std::size_t max_output = 1 << 20;  // bytes kept per host when gathering
+  // Job history (cli/recording.hpp)
+  std::vector<std::string> argv;         ///< herd's command line, recorded without secrets
+  std::string store;                     ///< --store PATH; empty = the default store
+  bool no_record = false;
+  std::size_t record_output = 64 << 10;  // bytes of output recorded per host
+  std::int64_t rerun = 0;                ///< --rerun ID; 0 = not a rerun
+  std::string only;                      ///< --only failed|all (with --rerun)
 };
 /// `herd run PATTERN -- COMMAND...` (also --script FILE instead of a command)
 CLI::App* setup_run(CLI::App& app, RunOptions& o);
@@ -58,6 +66,18 @@ CLI::App* setup_nodes(CLI::App& app, NodesOptions& o);
 std::string nodes_output(const NodesOptions& o, const GroupResolver& groups);
 /// Run `herd nodes`: groups are not resolved yet (no inventory), so `@x` is an error.
 int run_nodes(const NodesOptions& o);
+
+/// Options of `herd jobs`.
+struct JobsOptions {
+  std::string store;    ///< --store PATH; empty = the default store
+  std::size_t limit = 20;
+  bool json = false;
+  std::int64_t show_id = 0;  ///< `herd jobs show ID`
+  bool output = false;       ///< with show: print each host's recorded output
+};
+/// `herd jobs` (list) and `herd jobs show ID`
+CLI::App* setup_jobs(CLI::App& app, JobsOptions& o);
+int run_jobs(const JobsOptions& o);
 
 /// Print "herd: <message>" on stderr and return the exit code for it.
 int report(const Error& error);

@@ -14,6 +14,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/fleet_output.hpp"
 #include "cli/interrupts.hpp"
+#include "cli/recording.hpp"
 #include "cli/targets.hpp"
 
 namespace herd::cli {
@@ -139,13 +140,18 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names) {
   EngineObserver* observer = o.json ? static_cast<EngineObserver*>(&json)
                              : o.gather ? static_cast<EngineObserver*>(&gather)
                                         : static_cast<EngineObserver*>(&live);
+  auto recording = start_recording(o, job.request.command, names.size());
+  if (!recording) return report(recording.error());
+  std::vector<EngineObserver*> observers{observer};
+  if (*recording) observers.push_back(&(*recording)->observer());
+  Tee tee(std::move(observers));
 
   Engine engine(std::move(job), std::move(*targets));
   const auto started = FlowClock::now();
   std::vector<HostResult> results;
   {
     InterruptGuard interrupts([&engine] { engine.cancel(); });
-    results = engine.run(*observer);
+    results = engine.run(tee);
   }
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(FlowClock::now() - started);
   if (o.gather) gather.print();
@@ -154,7 +160,22 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names) {
   } else if (!o.no_summary) {
     print_summary(results, elapsed, fold_hosts, tty_err);
   }
-  return as_int(fleet_exit_code(results, engine.cancelled()));
+  const ExitCode code = fleet_exit_code(results, engine.cancelled());
+  if (*recording) (*recording)->finish(code, engine.cancelled());
+  return as_int(code);
+}
+
+/// `herd run --rerun ID [--only failed|all] [-- COMMAND]`: a fleet run on hosts of a recorded job.
+int run_rerun(const RunOptions& options) {
+  RunOptions o = options;
+  auto names = prepare_rerun(o);
+  if (!names) return report(names.error());
+  if (names->empty()) {
+    fmt::print(stderr, "herd: job {}: no host to run on again (--only {})\n", o.rerun,
+               o.only.empty() ? "failed" : o.only);
+    return as_int(ExitCode::ok);
+  }
+  return run_fleet(o, std::move(*names));
 }
 
 }  // namespace
@@ -182,17 +203,32 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   cmd->add_flag("--json", o.json, "One JSON object per event on stdout (docs/json.md)");
   cmd->add_flag("--no-summary", o.no_summary, "Do not print the end-of-run summary");
   cmd->add_option("--max-output", o.max_output, "Bytes of output kept per host with -b");
-  cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")->required();
+  auto* host = cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")
+                   ->required();
+  cmd->add_option("--store", o.store,
+                  "Job store to record in (default $XDG_DATA_HOME/herd/herd.db)");
+  cmd->add_flag("--no-record", o.no_record, "Do not record this run in the job store");
+  cmd->add_option("--record-output", o.record_output,
+                  "Bytes of output recorded per host (default 65536)");
+  cmd->add_option("--rerun", o.rerun,
+                  "Run recorded job ID again (its hosts and, unless given, its command)")
+      ->check(CLI::PositiveNumber)
+      ->each([host](const std::string&) { host->required(false); });
+  cmd->add_option("--only", o.only, "With --rerun: failed (default: hosts not ok) or all")
+      ->check(CLI::IsMember({"failed", "all"}))
+      ->needs("--rerun");
   cmd->add_option("command", o.command, "Command and arguments (after --)");
   cmd->footer(
       "Examples:\n"
       "  herd run -F lab/ssh_config web01 -- uname -a\n"
       "  herd run -F lab/ssh_config 'web[01-04]' -- uptime\n"
-      "  herd run -b -F lab/ssh_config 'web[01-04]' -- cat /etc/os-release");
+      "  herd run -b -F lab/ssh_config 'web[01-04]' -- cat /etc/os-release\n"
+      "  herd run --rerun 12 --only failed      # job 12's failed hosts, same command");
   return cmd;
 }
 
 int run_run(const RunOptions& o) {
+  if (o.rerun != 0) return run_rerun(o);
   std::vector<std::string> names;
   try {
     names = expand_hosts(o.host, o.excludes);

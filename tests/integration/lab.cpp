@@ -135,6 +135,9 @@ void Lab::up() {
   // sshd reads authorized_keys as the lab user, who must be able to traverse every parent.
   std::filesystem::permissions(scratch_, std::filesystem::perms(0755));
   dir_ = scratch_ / "lab";
+  // Every herd the tests start records its runs in the scratch directory, not in the home of
+  // whoever runs the tests (a test that needs another store passes XDG_DATA_HOME or --store).
+  ::setenv("XDG_DATA_HOME", (scratch_ / "xdg-data").c_str(), 1);
   int rc = lab_command({"up", dir_.string(), "--servers", "2", "--aliases", "20"});
   if (rc != 0) throw std::runtime_error("tests/lab/lab up failed");
   std::ifstream in(dir_ / "env");
