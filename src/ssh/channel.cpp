@@ -18,9 +18,8 @@ void on_exit_signal(ssh_session, ssh_channel, const char* signal, int core, cons
 
 int on_channel_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
                     void* userdata) {
-  auto* c = static_cast<ChannelState*>(userdata);
-  if (!c->on_data) return 0;  // leave it buffered
-  c->on_data(std::string_view(static_cast<const char*>(data), len), is_stderr != 0);
+  static_cast<ChannelState*>(userdata)->deliver(
+      std::string_view(static_cast<const char*>(data), len), is_stderr != 0);
   return static_cast<int>(len);
 }
 
@@ -38,12 +37,29 @@ bool ChannelState::finished() const {
   return ssh_channel_is_eof(ch) != 0 && (exit_status || exit_signal);
 }
 
+void ChannelState::set_on_data(DataFn fn) {
+  on_data_ = std::move(fn);
+  auto early = std::move(early_);
+  early_.clear();
+  for (const auto& [is_stderr, data] : early) on_data_(data, is_stderr);
+}
+
+void ChannelState::deliver(std::string_view data, bool is_stderr) {
+  if (on_data_) {
+    on_data_(data, is_stderr);
+  } else if (!early_.empty() && early_.back().first == is_stderr) {
+    early_.back().second.append(data);
+  } else {
+    early_.emplace_back(is_stderr, std::string(data));
+  }
+}
+
 Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, Deadline d) {
   auto c = std::make_unique<ChannelState>();
   c->ch = ssh_channel_new(impl.s);
   if (c->ch == nullptr) {
     co_return impl.error(Errc::channel_error, Phase::channel,
-                      fmt::format("cannot create a channel: {}", impl.ssh_error()));
+                         fmt::format("cannot create a channel: {}", impl.ssh_error()));
   }
   c->callbacks.userdata = c.get();
   c->callbacks.channel_exit_status_function = on_exit_status;
@@ -53,7 +69,8 @@ Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, De
   ssh_set_channel_callbacks(c->ch, &c->callbacks);
   ssh_channel ch = c->ch;
   int rc = co_await drive(impl, d, SSH_AGAIN, [ch] { return ssh_channel_open_session(ch); });
-  if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out opening a session channel");
+  if (rc == SSH_AGAIN)
+    co_return impl.wait_error(Phase::channel, "timed out opening a session channel");
   if (rc != SSH_OK) {
     co_return impl.error(Errc::channel_error, Phase::channel,
                          fmt::format("cannot open a session channel: {}", impl.ssh_error()));

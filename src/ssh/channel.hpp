@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ssh/session_impl.hpp"
 
@@ -16,10 +18,14 @@ namespace herd::ssh {
 /// Channel data is taken in the data callback as libssh processes each packet and handed to
 /// `on_data` at once, so nothing waits in libssh's per-stream buffers (where it could sit
 /// unseen while we wait on the socket, with the sender stalled on a window we never reopen).
-/// libssh reopens the window as the callback consumes data.
+/// libssh reopens the window as the callback consumes data. Data that arrives before a consumer
+/// is set (output can come in the same read as the reply to the exec request) is kept here and
+/// handed over by set_on_data: left in libssh's buffer, it would make ssh_channel_poll report
+/// data forever without reading the socket.
 struct ChannelState {
+  using DataFn = std::function<void(std::string_view data, bool is_stderr)>;
+
   ssh_channel ch = nullptr;
-  std::function<void(std::string_view data, bool is_stderr)> on_data;
   ssh_channel_callbacks_struct callbacks{};
   std::optional<int> exit_status;
   std::optional<std::string> exit_signal;
@@ -32,6 +38,15 @@ struct ChannelState {
 
   /// The remote sent EOF and an exit status/signal, or closed the channel.
   bool finished() const;
+
+  /// Send channel data to `fn` from now on, starting with what arrived before.
+  void set_on_data(DataFn fn);
+  /// The data callback's target: the consumer, or the early buffer.
+  void deliver(std::string_view data, bool is_stderr);
+
+ private:
+  DataFn on_data_;
+  std::vector<std::pair<bool, std::string>> early_;  ///< (is_stderr, data) before set_on_data
 };
 
 /// Open a "session" channel before `d`.

@@ -30,7 +30,7 @@ namespace {
 using ssh::Clock;
 using ssh::Deadline;
 
-constexpr std::size_t kChunkBytes = 64 * 1024;             // bytes per read/write
+constexpr std::size_t kChunkBytes = 64 * 1024;               // bytes per read/write
 constexpr std::chrono::milliseconds kChannelTimeout{30000};  // ms to open and start a channel
 constexpr std::chrono::milliseconds kCloseWait{3000};        // ms to wait for close after KILL
 
@@ -175,14 +175,15 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
   });
   if (rc == SSH_AGAIN) co_return impl.wait_error(Phase::channel, "timed out starting the command");
   if (rc != SSH_OK) {
-    co_return impl.error(Errc::channel_error, Phase::channel,
-                         fmt::format("the server refused to run the command: {}", impl.ssh_error()));
+    co_return impl.error(
+        Errc::channel_error, Phase::channel,
+        fmt::format("the server refused to run the command: {}", impl.ssh_error()));
   }
   // Without input to give, close stdin at once (like ssh -n) so readers of stdin do not hang.
   if (!feed.active() && !req.pty) ssh_channel_send_eof(c.ch);
 
   ExecResult result;
-  c.on_data = [&result, &sink](std::string_view chunk, bool is_stderr) {
+  c.set_on_data([&result, &sink](std::string_view chunk, bool is_stderr) {
     if (is_stderr) {
       result.stderr_bytes += chunk.size();
       if (sink.on_stderr) sink.on_stderr(chunk);
@@ -190,7 +191,7 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
       result.stdout_bytes += chunk.size();
       if (sink.on_stdout) sink.on_stdout(chunk);
     }
-  };
+  });
   Deadline command_deadline = req.timeout ? started + *req.timeout : Deadline::max();
   if (impl.total_deadline) command_deadline = std::min(command_deadline, *impl.total_deadline);
   Deadline ending_deadline = Deadline::max();
@@ -199,9 +200,9 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
 
   for (;;) {
     if (!ssh::pump(c)) {
-      co_return impl.error(Errc::protocol_error, Phase::command,
-                           fmt::format("connection lost while the command ran: {}",
-                                       impl.ssh_error()));
+      co_return impl.error(
+          Errc::protocol_error, Phase::command,
+          fmt::format("connection lost while the command ran: {}", impl.ssh_error()));
     }
     if (ending == Ending::running) {
       if (auto r = feed.pump(c.ch, who); !r) co_return std::unexpected(r.error());

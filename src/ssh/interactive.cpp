@@ -8,7 +8,7 @@
 namespace herd {
 
 namespace {
-constexpr std::chrono::milliseconds kSetupTimeout{30000};   // ms to open the shell
+constexpr std::chrono::milliseconds kSetupTimeout{30000};  // ms to open the shell
 }  // namespace
 
 struct InteractiveChannel::Impl {
@@ -34,7 +34,9 @@ InteractiveChannel::InteractiveChannel(InteractiveChannel&&) noexcept = default;
 InteractiveChannel& InteractiveChannel::operator=(InteractiveChannel&&) noexcept = default;
 InteractiveChannel::~InteractiveChannel() = default;
 
-int InteractiveChannel::fd() const { return ssh_get_fd(impl_->session->s); }
+int InteractiveChannel::fd() const {
+  return ssh_get_fd(impl_->session->s);
+}
 
 bool InteractiveChannel::wants_write() const {
   return !impl_->unsent.empty() || (ssh_get_poll_flags(impl_->session->s) & SSH_WRITE_PENDING);
@@ -55,7 +57,9 @@ Result<void> InteractiveChannel::write(std::string_view bytes) {
   return impl_->flush();
 }
 
-void InteractiveChannel::send_eof() { ssh_channel_send_eof(impl_->channel->ch); }
+void InteractiveChannel::send_eof() {
+  ssh_channel_send_eof(impl_->channel->ch);
+}
 
 Result<void> InteractiveChannel::resize(int cols, int rows) {
   if (ssh_channel_change_pty_size(impl_->channel->ch, cols, rows) != SSH_OK) {
@@ -64,8 +68,12 @@ Result<void> InteractiveChannel::resize(int cols, int rows) {
   return {};
 }
 
-bool InteractiveChannel::is_closed() const { return impl_->closed; }
-std::optional<int> InteractiveChannel::exit_status() const { return impl_->channel->exit_status; }
+bool InteractiveChannel::is_closed() const {
+  return impl_->closed;
+}
+std::optional<int> InteractiveChannel::exit_status() const {
+  return impl_->channel->exit_status;
+}
 std::optional<std::string> InteractiveChannel::exit_signal() const {
   return impl_->channel->exit_signal;
 }
@@ -104,7 +112,8 @@ Result<InteractiveChannel> Session::open_interactive(const PtyOptions& pty,
   auto ic = std::make_unique<InteractiveChannel::Impl>();
   ic->session = &impl;
   ic->channel = std::move(*opened);
-  ic->channel->on_data = [inbox = &ic->inbox](std::string_view data, bool) { inbox->append(data); };
+  ic->channel->set_on_data(
+      [inbox = &ic->inbox](std::string_view data, bool) { inbox->append(data); });
   return InteractiveChannel(std::move(ic));
 }
 

@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -65,9 +67,26 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   }
   int fds_open[2] = {out[0], err[0]};
   std::array<char, 65536> buf{};
+  // No test process may hang the suite: past the limit it is killed and the result says so.
+  const auto deadline = std::chrono::steady_clock::now() + kProcessTimeLimit;
   while (fds_open[0] >= 0 || fds_open[1] >= 0 || in_fd >= 0) {
     pollfd p[3] = {{fds_open[0], POLLIN, 0}, {fds_open[1], POLLIN, 0}, {in_fd, POLLOUT, 0}};
-    if (::poll(p, 3, -1) < 0 && errno != EINTR) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      r.killed = true;
+      r.err += "[test harness: killed after the time limit]\n";
+      for (int& fd : fds_open) {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+      }
+      if (in_fd >= 0) ::close(in_fd);
+      break;
+    }
+    int ready = ::poll(p, 3, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (p[i].revents == 0) continue;
       ssize_t n = ::read(fds_open[i], buf.data(), buf.size());
@@ -160,7 +179,8 @@ int Lab::lab_command(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{HERD_LAB_SCRIPT};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessResult r = run_process(argv, {}, {});
-  if (r.exit_code != 0) std::fprintf(stderr, "lab %s: %s%s", args[0].c_str(), r.out.c_str(), r.err.c_str());
+  if (r.exit_code != 0)
+    std::fprintf(stderr, "lab %s: %s%s", args[0].c_str(), r.out.c_str(), r.err.c_str());
   return r.exit_code;
 }
 
@@ -176,7 +196,9 @@ std::uint16_t Lab::port(int server) const {
   return static_cast<std::uint16_t>(std::stoi(ports.substr(pos)));
 }
 
-bool Lab::is_root() const { return ::geteuid() == 0; }
+bool Lab::is_root() const {
+  return ::geteuid() == 0;
+}
 
 std::filesystem::path Lab::temp_dir(const std::string& name) const {
   static int counter = 0;

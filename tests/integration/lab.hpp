@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -48,13 +49,17 @@ class Lab {
 };
 
 /// What a child process did.
+/// A child process of a test (herd, ssh, a shell) that runs longer than this is killed.
+inline constexpr std::chrono::seconds kProcessTimeLimit{180};
+
 struct ProcessResult {
-  int exit_code = -1;  ///< exit status, or 128+signal
-  std::string out;  ///< at most the first 1 MiB of stdout
-  std::string err;  ///< at most the first 1 MiB of stderr
+  int exit_code = -1;           ///< exit status, or 128+signal
+  std::string out;              ///< at most the first 1 MiB of stdout
+  std::string err;              ///< at most the first 1 MiB of stderr
   std::uint64_t out_bytes = 0;  ///< all bytes seen on stdout
   std::uint64_t err_bytes = 0;
   long max_rss_kb = 0;  ///< peak resident memory of the child
+  bool killed = false;  ///< ran past kProcessTimeLimit and was killed
 };
 
 /// Run the herd binary with `args`; stdin from `input` (then closed). Both output pipes are

@@ -78,10 +78,16 @@ class SimFleet {
   explicit SimFleet(const std::vector<std::string>& extra_args) {
     dir_ = temp_.path();
     key_ = dir_ / "id_ed25519";
-    auto keygen = run_shell("ssh-keygen -q -t ed25519 -N '' -C sim-test -f '" + key_.string() + "'");
+    auto keygen =
+        run_shell("ssh-keygen -q -t ed25519 -N '' -C sim-test -f '" + key_.string() + "'");
     if (keygen.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + keygen.err);
-    std::vector<std::string> args{HERD_SIM_BINARY, "--dir", (dir_ / "fleet").string(),
-                                  "--authorized-key", key_.string() + ".pub", "--max-seconds", "300"};
+    std::vector<std::string> args{HERD_SIM_BINARY,
+                                  "--dir",
+                                  (dir_ / "fleet").string(),
+                                  "--authorized-key",
+                                  key_.string() + ".pub",
+                                  "--max-seconds",
+                                  "300"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -113,8 +119,8 @@ class SimFleet {
   /// herd run against host `host` with `args` before the host and `command` after `--`.
   ProcessResult herd(const std::string& host, const std::string& command,
                      const std::vector<std::string>& args = {}) const {
-    std::vector<std::string> a{"run", "-F", config(), "-i", key_.string(), "--no-agent",
-                               "--no-default-keys"};
+    std::vector<std::string> a{"run",         "-F",         config(),           "-i",
+                               key_.string(), "--no-agent", "--no-default-keys"};
     a.insert(a.end(), args.begin(), args.end());
     a.insert(a.end(), {host, "--", command});
     return run_herd(a);
@@ -157,11 +163,20 @@ class Sim : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     setenv("HERD_SIM_TEST_PASSWORD", "sim secret", 1);
-    fleet_ = std::make_unique<SimFleet>(std::vector<std::string>{
-        "--password-env", "HERD_SIM_TEST_PASSWORD", "--hosts", "20", "--threads", "2", "--huge-mb", "20",
-        "--fault", "refused=sim0002", "--fault", "blackhole=sim0003", "--fault", "stall=sim0004",
-        "--fault", "hostkey=sim0005", "--fault", "authfail=sim0006", "--fault", "drop=sim0007",
-        "--fault", "slow=sim0008", "--fault", "huge=sim0009"});
+    fleet_ = std::make_unique<SimFleet>(
+        std::vector<std::string>{"--password-env", "HERD_SIM_TEST_PASSWORD",
+                                 "--hosts",        "20",
+                                 "--threads",      "2",
+                                 "--huge-mb",      "20",
+                                 "--fault",        "refused=sim0002",
+                                 "--fault",        "blackhole=sim0003",
+                                 "--fault",        "stall=sim0004",
+                                 "--fault",        "hostkey=sim0005",
+                                 "--fault",        "authfail=sim0006",
+                                 "--fault",        "drop=sim0007",
+                                 "--fault",        "slow=sim0008",
+                                 "--fault",        "huge=sim0009",
+                                 "--fault",        "early=sim0010"});
   }
   static void TearDownTestSuite() { fleet_.reset(); }
   static std::unique_ptr<SimFleet> fleet_;
@@ -194,7 +209,8 @@ TEST_F(Sim, ExecStreamsAndExitStatus) {
 }
 
 TEST_F(Sim, EnvAndStdin) {
-  auto r = fleet_->herd("sim0010", "printf '%s' \"$SIM_GREETING\"", {"-e", "SIM_GREETING=hello there"});
+  auto r =
+      fleet_->herd("sim0010", "printf '%s' \"$SIM_GREETING\"", {"-e", "SIM_GREETING=hello there"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "hello there");
 
@@ -220,8 +236,9 @@ TEST_F(Sim, ExitSignalReported) {
 
 TEST_F(Sim, PasswordAuth) {
   auto args = [&](const char* var) {
-    return std::vector<std::string>{"run", "-F", fleet_->config(), "--no-agent", "--no-default-keys",
-                                    "--password-env", var, "sim0016", "--", "echo in"};
+    return std::vector<std::string>{
+        "run",     "-F", fleet_->config(), "--no-agent", "--no-default-keys", "--password-env", var,
+        "sim0016", "--", "echo in"};
   };
   auto ok = run_herd(args("HERD_SIM_TEST_PASSWORD"));
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -237,8 +254,9 @@ TEST_F(Sim, CommandTimeoutKillsTheChild) {
   EXPECT_EQ(r.exit_code, 6) << r.err;
   EXPECT_LT(seconds_since(start), 10.0);
   // "[h]" keeps the pattern from matching the shell that runs pgrep.
-  EXPECT_TRUE(wait_until([&] { return run_shell("pgrep -f 'sleep 30 # [h]" + marker.substr(1) + "'").exit_code == 1; },
-                         std::chrono::seconds(5)))
+  EXPECT_TRUE(wait_until(
+      [&] { return run_shell("pgrep -f 'sleep 30 # [h]" + marker.substr(1) + "'").exit_code == 1; },
+      std::chrono::seconds(5)))
       << "the remote sleep survived";
 }
 
@@ -321,11 +339,27 @@ TEST_F(Sim, FaultHuge) {
   EXPECT_EQ(r.out_bytes, 6U + (20U << 20));
 }
 
+// Output that arrives in the same read as the reply to the exec request (here: before it) was
+// once left in libssh's channel buffer, where the exec loop never took it and spun forever.
+TEST_F(Sim, OutputBeforeTheExecReply) {
+  auto single = fleet_->herd("sim0010", "echo late");
+  EXPECT_FALSE(single.killed);
+  EXPECT_EQ(single.exit_code, 0) << single.err;
+  EXPECT_EQ(single.out, "herd-sim: early output\nlate\n");
+  auto fleet = fleet_->herd("sim0010,sim0011", "echo late", {"-b", "--no-summary", "--no-record"});
+  EXPECT_FALSE(fleet.killed);
+  EXPECT_EQ(fleet.exit_code, 0) << fleet.err;
+  EXPECT_NE(fleet.out.find(" sim0010 (1) ----------------\nherd-sim: early output\nlate\n"),
+            std::string::npos)
+      << fleet.out;
+}
+
 TEST_F(Sim, NoDescriptorLeakOver300Connections) {
   // Warm up, then count the simulator's descriptors around 300 sequential connections.
   ASSERT_EQ(run_shell(fleet_->ssh() + " sim0015 true").exit_code, 0);
   std::size_t before = 0;
-  ASSERT_TRUE(wait_until([&] { return (before = open_fds(fleet_->pid())) > 0; }, std::chrono::seconds(2)));
+  ASSERT_TRUE(
+      wait_until([&] { return (before = open_fds(fleet_->pid())) > 0; }, std::chrono::seconds(2)));
   auto loop = run_shell("for i in $(seq 1 300); do " + fleet_->ssh() +
                         " sim0015 'echo x' >/dev/null || exit 1; done");
   ASSERT_EQ(loop.exit_code, 0) << loop.err;

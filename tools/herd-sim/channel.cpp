@@ -17,6 +17,7 @@ constexpr std::size_t kReadChunkBytes = 32 * 1024;
 constexpr std::size_t kSlowChunkBytes = 1024;  // `slow`: bytes per delayed chunk
 constexpr std::size_t kMaxStdinBytes = 8 * 1024 * 1024;
 constexpr auto kWaitPollInterval = std::chrono::milliseconds(20);
+constexpr std::string_view kEarlyLine = "herd-sim: early output\n";  // the `early` fault's line
 
 // The `huge` fault's filler: numbered 64-byte lines.
 const std::string& filler() {
@@ -86,6 +87,10 @@ int Channel::on_exec(ssh_session, ssh_channel, const char* command, void* self) 
     });
   }
   c.write_stdin();
+  if (c.session_.fault_ == Fault::early) {
+    // Queued now, so it goes out ahead of the success reply libssh sends when we return.
+    ssh_channel_write(c.channel_, kEarlyLine.data(), static_cast<std::uint32_t>(kEarlyLine.size()));
+  }
   return 0;
 }
 
@@ -214,8 +219,10 @@ bool Channel::pump_stream(Stream& s) {
       std::uint32_t window = ssh_channel_window_size(channel_);
       if (window == 0) return true;  // the client's window is full: wait for it to grow
       auto n = std::min<std::size_t>({window, s.pending.size(), kReadChunkBytes});
-      int rc = s.is_stderr ? ssh_channel_write_stderr(channel_, s.pending.data(), static_cast<std::uint32_t>(n))
-                           : ssh_channel_write(channel_, s.pending.data(), static_cast<std::uint32_t>(n));
+      int rc =
+          s.is_stderr
+              ? ssh_channel_write_stderr(channel_, s.pending.data(), static_cast<std::uint32_t>(n))
+              : ssh_channel_write(channel_, s.pending.data(), static_cast<std::uint32_t>(n));
       if (rc < 0) return false;
       if (rc == 0) return true;  // libssh is busy (key re-exchange): retry later
       s.pending.erase(0, static_cast<std::size_t>(rc));
@@ -246,7 +253,8 @@ bool Channel::pump_stream(Stream& s) {
     }
     std::size_t want = slow ? kSlowChunkBytes : buf.size();
     if (session_.fault_ == Fault::drop) {
-      want = static_cast<std::size_t>(std::clamp<std::uint64_t>(session_.config_.drop_after_bytes, 1, want));
+      want = static_cast<std::size_t>(
+          std::clamp<std::uint64_t>(session_.config_.drop_after_bytes, 1, want));
     }
     ssize_t n = ::read(s.fd, buf.data(), want);
     if (n > 0) {
@@ -267,8 +275,8 @@ void Channel::service() {
   if (session_.drop_pending_) return;
   watch_stream(out_);
   watch_stream(err_);
-  bool output_done = out_.eof && err_.eof && out_.pending.empty() && err_.pending.empty() &&
-                     huge_left_ == 0;
+  bool output_done =
+      out_.eof && err_.eof && out_.pending.empty() && err_.pending.empty() && huge_left_ == 0;
   if (output_done && child_exited_) finish();
 }
 

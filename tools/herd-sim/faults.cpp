@@ -12,10 +12,11 @@ namespace herd::sim {
 namespace {
 
 constexpr std::array kNames = {
-    std::pair{Fault::refused, "refused"}, std::pair{Fault::blackhole, "blackhole"},
-    std::pair{Fault::stall, "stall"},     std::pair{Fault::hostkey, "hostkey"},
+    std::pair{Fault::refused, "refused"},   std::pair{Fault::blackhole, "blackhole"},
+    std::pair{Fault::stall, "stall"},       std::pair{Fault::hostkey, "hostkey"},
     std::pair{Fault::authfail, "authfail"}, std::pair{Fault::drop, "drop"},
-    std::pair{Fault::slow, "slow"},       std::pair{Fault::huge, "huge"},
+    std::pair{Fault::slow, "slow"},         std::pair{Fault::huge, "huge"},
+    std::pair{Fault::early, "early"},
 };
 
 // splitmix64: a tiny generator with the same sequence on every platform and library.
@@ -109,9 +110,11 @@ std::vector<Fault> assign_faults(const std::vector<std::string>& names,
   }
   std::size_t next = 0;
   for (auto [kind, pct] : percentages) {
-    auto count = static_cast<std::size_t>(std::llround(static_cast<double>(names.size()) * pct / 100.0));
+    auto count =
+        static_cast<std::size_t>(std::llround(static_cast<double>(names.size()) * pct / 100.0));
     if (count > free_hosts.size() - next) {
-      error = fmt::format("--fault {}={}: not enough hosts left without a fault", fault_name(kind), pct);
+      error = fmt::format("--fault {}={}: not enough hosts left without a fault", fault_name(kind),
+                          pct);
       return {};
     }
     for (std::size_t k = 0; k < count; ++k) faults[free_hosts[next++]] = kind;

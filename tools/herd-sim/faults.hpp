@@ -19,6 +19,7 @@ enum class Fault {
   drop,       ///< TCP connection cut after the first output of a command
   slow,       ///< each output chunk delayed (--slow-ms)
   huge,       ///< command output followed by --huge-mb MiB of extra stdout
+  early,      ///< a line of stdout sent before the reply to the exec request
 };
 
 std::string_view fault_name(Fault f);

@@ -11,7 +11,7 @@
 //   `refused` binds but never listens (RST); `blackhole` listens with backlog 0 and keeps the
 //   accept queue full with a connection of its own, so the kernel drops SYNs; `stall` accepts
 //   and never speaks. SSH-level faults live in the session: `hostkey` presents a second key,
-//   `authfail` refuses every method; `drop`, `slow` and `huge` act on command output (channel.cpp).
+//   `authfail` refuses every method; `drop`, `slow`, `huge` and `early` act on command output (channel.cpp).
 // - Threads (worker.cpp). --threads workers, each with its own Loop (loop.cpp: level-triggered
 //   epoll, timers, deferred destruction). Hosts are dealt round-robin to workers and each worker
 //   accepts on its own hosts' listeners, so a connection lives and dies on one thread and there is

@@ -20,7 +20,7 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(0, 60000));
   app.add_option("--fault", o.faults,
                  "KIND=PERCENT or KIND=host1,host2 (repeatable). Kinds: refused blackhole stall "
-                 "hostkey authfail drop slow huge")
+                 "hostkey authfail drop slow huge early")
       ->allow_extra_args(false);
   app.add_option("--authorized-key", o.authorized_keys, "Accept this public key (repeatable)")
       ->allow_extra_args(false)
