@@ -15,13 +15,13 @@ namespace herd::cli {
 
 struct RunOptions {
   CommonOptions common;
-  std::string host;              ///< a host, or a pattern of hosts
+  std::string host;  ///< a host, or a pattern of hosts
   std::vector<std::string> command;
   double command_timeout_s = 0;  // s; 0 = none
   double host_timeout_s = 0;     // s; total per host, 0 = none
   std::vector<std::string> env;  ///< NAME=VALUE
   std::string stdin_file;
-  std::string script_file;       ///< run this local script with sh -s
+  std::string script_file;  ///< run this local script with sh -s
   bool pty = false;
   std::vector<std::string> excludes;
   int fanout = 128;
@@ -30,8 +30,8 @@ struct RunOptions {
   bool no_summary = false;
   std::size_t max_output = 1 << 20;  // bytes kept per host when gathering
   // Job history (cli/recording.hpp)
-  std::vector<std::string> argv;         ///< herd's command line, recorded without secrets
-  std::string store;                     ///< --store PATH; empty = the default store
+  std::vector<std::string> argv;  ///< herd's command line, recorded without secrets
+  std::string store;              ///< --store PATH; empty = the default store
   bool no_record = false;
   std::size_t record_output = 64 << 10;  // bytes of output recorded per host
   std::int64_t rerun = 0;                ///< --rerun ID; 0 = not a rerun
@@ -58,18 +58,19 @@ struct NodesOptions {
   bool fold = false;                  ///< -f: print the folded pattern (the default)
   bool count = false;                 ///< -c: print the number of nodes
   std::string separator = " ";        ///< -S: between expanded names (\n, \t, \\ understood)
+  std::string inventory;              ///< --inventory: where @group terms are looked up
 };
 /// `herd nodes [-e|-f|-c] [-S SEP] [-x PATTERN]... PATTERN...`
 CLI::App* setup_nodes(CLI::App& app, NodesOptions& o);
 /// What `herd nodes` prints (with the final newline), `@group` terms looked up in `groups`.
 /// Throws PatternError.
 std::string nodes_output(const NodesOptions& o, const GroupResolver& groups);
-/// Run `herd nodes`: groups are not resolved yet (no inventory), so `@x` is an error.
+/// Run `herd nodes`, `@group` terms resolved from the inventory.
 int run_nodes(const NodesOptions& o);
 
 /// Options of `herd jobs`.
 struct JobsOptions {
-  std::string store;    ///< --store PATH; empty = the default store
+  std::string store;  ///< --store PATH; empty = the default store
   std::size_t limit = 20;
   bool json = false;
   std::int64_t show_id = 0;  ///< `herd jobs show ID`

@@ -12,8 +12,13 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("-l,--user", o.user, "Remote user (default: ssh_config User, else local user)");
   app.add_option("-p,--port", o.port, "Remote port (default: ssh_config Port, else 22)")
       ->check(CLI::Range(1, 65535));
-  app.add_option("-i,--identity", o.identities, "Private key file (repeatable)")
+  app.add_option("-i,--identity", o.identities,
+                 "Private key file (repeatable); a file that is not a key is the inventory")
       ->allow_extra_args(false)
+      ->check(CLI::ExistingFile);
+  app.add_option(
+         "--inventory", o.inventory,
+         "Inventory file (Ansible INI/YAML, config.ini; default $HERD_INVENTORY, ./herd.ini)")
       ->check(CLI::ExistingFile);
   app.add_option("-F,--ssh-config", o.ssh_config, "ssh_config file (only this one is read)")
       ->check(CLI::ExistingFile);

@@ -15,6 +15,7 @@ struct CommonOptions {
   std::string user;
   std::uint16_t port = 0;
   std::vector<std::string> identities;
+  std::string inventory;  ///< --inventory, or an -i value that is not a private key
   std::string ssh_config;
   std::string known_hosts;
   std::string host_key_policy;

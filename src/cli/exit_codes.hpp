@@ -31,6 +31,8 @@ ExitCode exit_code_for(const Error& error);
 ExitCode fleet_exit_code(const std::vector<HostResult>& results, bool cancelled);
 
 /// As an int for returning from main().
-inline int as_int(ExitCode c) { return static_cast<int>(c); }
+inline int as_int(ExitCode c) {
+  return static_cast<int>(c);
+}
 
 }  // namespace herd::cli

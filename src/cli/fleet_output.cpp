@@ -20,7 +20,9 @@ std::string json_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-double seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+double seconds(std::chrono::milliseconds ms) {
+  return static_cast<double>(ms.count()) / 1000.0;
+}
 
 }  // namespace
 
@@ -47,9 +49,9 @@ LivePrinter::LivePrinter(std::vector<std::string> names, bool color_out, bool co
 void LivePrinter::emit_lines(std::size_t index, Stream stream, bool flush_partial) {
   std::string& pending = stream == Stream::out ? pending_out_[index] : pending_err_[index];
   const bool color = stream == Stream::out ? color_out_ : color_err_;
-  const std::string prefix = color ? fmt::format("{}{}:{} ", stream == Stream::out ? kCyan : kRed,
-                                                 names_[index], kReset)
-                                   : names_[index] + ": ";
+  const std::string prefix =
+      color ? fmt::format("{}{}:{} ", stream == Stream::out ? kCyan : kRed, names_[index], kReset)
+            : names_[index] + ": ";
   buf_.clear();
   std::size_t start = 0;
   for (;;) {
@@ -147,11 +149,10 @@ void JsonPrinter::on_host_started(std::size_t, const std::string& host) {
 }
 
 void JsonPrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
-  write_all(STDOUT_FILENO,
-            json_line({{"event", "output"},
-                       {"host", names_[index]},
-                       {"stream", stream == Stream::out ? "stdout" : "stderr"},
-                       {"data", std::string(data)}}));
+  write_all(STDOUT_FILENO, json_line({{"event", "output"},
+                                      {"host", names_[index]},
+                                      {"stream", stream == Stream::out ? "stdout" : "stderr"},
+                                      {"data", std::string(data)}}));
 }
 
 void JsonPrinter::on_host_finished(std::size_t, const HostResult& r) {
@@ -219,9 +220,9 @@ void print_summary(const std::vector<HostResult>& results, std::chrono::millisec
   std::string line = fmt::format("herd: {} host{} in {:.1f} s:", results.size(),
                                  results.size() == 1 ? "" : "s", seconds(elapsed));
   bool first = true;
-  for (auto s : {HostStatus::ok, HostStatus::failed, HostStatus::unreachable, HostStatus::auth,
-                 HostStatus::host_key, HostStatus::timed_out, HostStatus::error,
-                 HostStatus::cancelled}) {
+  for (auto s :
+       {HostStatus::ok, HostStatus::failed, HostStatus::unreachable, HostStatus::auth,
+        HostStatus::host_key, HostStatus::timed_out, HostStatus::error, HostStatus::cancelled}) {
     auto it = counts.find(std::string(to_string(s)));
     if (it == counts.end()) continue;
     line += fmt::format("{} {} {}", first ? "" : ",", it->second, it->first);

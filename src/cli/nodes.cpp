@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/targets.hpp"
 
 namespace herd::cli {
 namespace {
@@ -37,6 +38,9 @@ CLI::App* setup_nodes(CLI::App& app, NodesOptions& o) {
   cmd->add_option("-S,--separator", o.separator, "Separator between expanded names (e.g. '\\n')");
   cmd->add_option("-x,--exclude", o.exclude, "Remove the nodes of this pattern (repeatable)")
       ->allow_extra_args(false);
+  cmd->add_option("--inventory", o.inventory,
+                  "Inventory for @group (default $HERD_INVENTORY, ./herd.ini)")
+      ->check(CLI::ExistingFile);
   // The patterns are the subcommand's extra arguments: a CLI11 positional would read "[1-5]" as
   // a bracketed list of values. Anything that looks like an option is still refused.
   cmd->allow_extras();
@@ -75,9 +79,12 @@ int run_nodes(const NodesOptions& o) {
     opts.patterns.assign(std::istream_iterator<std::string>(std::cin),
                          std::istream_iterator<std::string>());
   }
-  // Seam for the inventory layer: pass its group resolver here once it exists. An empty resolver
-  // makes any @group an error ("unknown group @x (no inventory loaded)").
-  const GroupResolver groups;
+  // @group terms come from the inventory (--inventory, $HERD_INVENTORY or ./herd.ini).
+  CommonOptions common;
+  common.inventory = o.inventory;
+  auto inventory = load_inventory(common);
+  if (!inventory) return report(inventory.error());
+  const GroupResolver groups = group_resolver(*inventory ? &**inventory : nullptr);
   try {
     std::string out = nodes_output(opts, groups);
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -59,7 +59,8 @@ Result<ExecRequest> build_request(const RunOptions& o, bool stream_stdin) {
     req.command = "sh -s";
     req.stdin_data = std::move(*script);
   } else if (o.command.empty()) {
-    return fail(Errc::bad_config, Phase::command, "", "a command (after --) or --script is required");
+    return fail(Errc::bad_config, Phase::command, "",
+                "a command (after --) or --script is required");
   }
   if (!o.stdin_file.empty()) {
     if (stream_stdin) {
@@ -77,8 +78,8 @@ Result<ExecRequest> build_request(const RunOptions& o, bool stream_stdin) {
   return req;
 }
 
-int run_single(const RunOptions& o) {
-  auto options = session_options(o.common, o.host);
+int run_single(const RunOptions& o, const Inventory* inventory) {
+  auto options = host_options(o.common, o.host, inventory);
   if (!options) return report(options.error());
   if (o.host_timeout_s > 0) {
     options->deadline =
@@ -120,10 +121,10 @@ bool is_single_host(const std::string& pattern) {
   return pattern.find_first_of("[],@!&^") == std::string::npos;
 }
 
-int run_fleet(const RunOptions& o, std::vector<std::string> names) {
+int run_fleet(const RunOptions& o, std::vector<std::string> names, const Inventory* inventory) {
   auto req = build_request(o, false);
   if (!req) return report(req.error());
-  auto targets = build_targets(names, o.common);
+  auto targets = build_targets(names, o.common, inventory);
   if (!targets) return report(targets.error());
 
   FleetJob job;
@@ -137,7 +138,7 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names) {
   LivePrinter live(names, tty_out, tty_err);
   Gatherer gather(names, o.max_output, fold_hosts);
   JsonPrinter json(names);
-  EngineObserver* observer = o.json ? static_cast<EngineObserver*>(&json)
+  EngineObserver* observer = o.json     ? static_cast<EngineObserver*>(&json)
                              : o.gather ? static_cast<EngineObserver*>(&gather)
                                         : static_cast<EngineObserver*>(&live);
   auto recording = start_recording(o, job.request.command, names.size());
@@ -166,7 +167,7 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names) {
 }
 
 /// `herd run --rerun ID [--only failed|all] [-- COMMAND]`: a fleet run on hosts of a recorded job.
-int run_rerun(const RunOptions& options) {
+int run_rerun(const RunOptions& options, const Inventory* inventory) {
   RunOptions o = options;
   auto names = prepare_rerun(o);
   if (!names) return report(names.error());
@@ -175,7 +176,17 @@ int run_rerun(const RunOptions& options) {
                o.only.empty() ? "failed" : o.only);
     return as_int(ExitCode::ok);
   }
-  return run_fleet(o, std::move(*names));
+  return run_fleet(o, std::move(*names), inventory);
+}
+
+/// `user@PATTERN` (as ssh takes `user@host`): the user applies to every host unless -l is given.
+void split_user(RunOptions& o) {
+  auto at = o.host.find('@');
+  if (at == std::string::npos || at == 0) return;  // none, or a leading @group
+  const std::string user = o.host.substr(0, at);
+  if (user.find_first_of("[],!&^ ") != std::string::npos) return;
+  if (o.common.user.empty()) o.common.user = user;
+  o.host.erase(0, at + 1);
 }
 
 }  // namespace
@@ -203,8 +214,8 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   cmd->add_flag("--json", o.json, "One JSON object per event on stdout (docs/json.md)");
   cmd->add_flag("--no-summary", o.no_summary, "Do not print the end-of-run summary");
   cmd->add_option("--max-output", o.max_output, "Bytes of output kept per host with -b");
-  auto* host = cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")
-                   ->required();
+  auto* host =
+      cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")->required();
   cmd->add_option("--store", o.store,
                   "Job store to record in (default $XDG_DATA_HOME/herd/herd.db)");
   cmd->add_flag("--no-record", o.no_record, "Do not record this run in the job store");
@@ -227,17 +238,24 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   return cmd;
 }
 
-int run_run(const RunOptions& o) {
-  if (o.rerun != 0) return run_rerun(o);
+int run_run(const RunOptions& options) {
+  RunOptions o = options;
+  auto inventory = load_inventory(o.common);
+  if (!inventory) return report(inventory.error());
+  const Inventory* inv = *inventory ? &**inventory : nullptr;
+  if (o.rerun != 0) return run_rerun(o, inv);
+  split_user(o);
   std::vector<std::string> names;
   try {
-    names = expand_hosts(o.host, o.excludes);
-  } catch (const std::invalid_argument& e) {
+    names = expand_hosts(o.host, o.excludes, inv);
+  } catch (const PatternError& e) {
     fmt::print(stderr, "herd: {}\n", e.what());
     return as_int(ExitCode::usage);
   }
-  if (names.size() == 1 && is_single_host(o.host) && !o.gather && !o.json) return run_single(o);
-  return run_fleet(o, std::move(names));
+  if (names.size() == 1 && is_single_host(o.host) && !o.gather && !o.json) {
+    return run_single(o, inv);
+  }
+  return run_fleet(o, std::move(names), inv);
 }
 
 }  // namespace herd::cli

@@ -19,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/targets.hpp"
 #include "cli/terminal.hpp"
 
 namespace herd::cli {
@@ -54,7 +55,7 @@ class SignalPipe {
 
  private:
   static constexpr int kSignals[3] = {SIGWINCH, SIGTERM, SIGHUP};
-  struct sigaction old_[3] {};
+  struct sigaction old_[3]{};
 };
 
 bool write_all(int fd, std::string_view data) {
@@ -76,10 +77,9 @@ bool write_all(int fd, std::string_view data) {
 
 int signal_number(const std::string& name) {
   static const std::pair<const char*, int> kNames[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-      {"ABRT", SIGABRT}, {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"SEGV", SIGSEGV},
-      {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
-      {"USR2", SIGUSR2}};
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"ABRT", SIGABRT},
+      {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"SEGV", SIGSEGV}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+      {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
   for (const auto& [n, v] : kNames) {
     if (name == n) return v;
   }
@@ -96,8 +96,11 @@ CLI::App* setup_shell(CLI::App& app, ShellOptions& o) {
   return cmd;
 }
 
-int run_shell(const ShellOptions& o) {
-  auto options = session_options(o.common, o.host);
+int run_shell(const ShellOptions& options_in) {
+  ShellOptions o = options_in;
+  auto inventory = load_inventory(o.common);
+  if (!inventory) return report(inventory.error());
+  auto options = host_options(o.common, o.host, *inventory ? &**inventory : nullptr);
   if (!options) return report(options.error());
   auto session = Session::connect(*options);
   if (!session) return report(session.error());
@@ -118,9 +121,10 @@ int run_shell(const ShellOptions& o) {
   std::string failure;
 
   while (!channel->is_closed()) {
-    pollfd fds[3] = {{channel->fd(), static_cast<short>(POLLIN | (channel->wants_write() ? POLLOUT : 0)), 0},
-                     {signals.fd(), POLLIN, 0},
-                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    pollfd fds[3] = {
+        {channel->fd(), static_cast<short>(POLLIN | (channel->wants_write() ? POLLOUT : 0)), 0},
+        {signals.fd(), POLLIN, 0},
+        {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
       failure = fmt::format("poll: {}", std::strerror(errno));
       break;
@@ -144,7 +148,8 @@ int run_shell(const ShellOptions& o) {
     if (fds[2].revents & (POLLIN | POLLHUP)) {
       ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
       if (n > 0) {
-        if (auto w = channel->write(std::string_view(buf.data(), static_cast<std::size_t>(n))); !w) {
+        if (auto w = channel->write(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+            !w) {
           failure = w.error().message;
           break;
         }

@@ -13,7 +13,9 @@ RawTerminal::RawTerminal(int fd) : fd_(fd) {
   if (::tcsetattr(fd, TCSADRAIN, &t) != 0) saved_.reset();
 }
 
-RawTerminal::~RawTerminal() { restore(); }
+RawTerminal::~RawTerminal() {
+  restore();
+}
 
 void RawTerminal::restore() {
   if (saved_) {

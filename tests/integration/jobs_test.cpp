@@ -104,7 +104,7 @@ TEST(Jobs, FleetRunIsRecordedListedAndShown) {
   std::map<std::string, nlohmann::json> hosts;
   for (const auto& h : job.at("hosts")) hosts[h.at("host")] = h;
   ASSERT_EQ(hosts.size(), 4U) << job.dump();
-  EXPECT_EQ(job.at("hosts")[0].at("host"), "web01");  // target order
+  EXPECT_EQ(job.at("hosts")[0].at("host"), "dead");  // target order: the pattern's, sorted
   EXPECT_EQ(hosts["web01"].at("status"), "ok");
   EXPECT_EQ(hosts["web01"].at("exit_code"), 0);
   EXPECT_EQ(hosts["web01"].at("stdout_bytes"), 7);

@@ -210,7 +210,7 @@ TEST_F(Sim, ExecStreamsAndExitStatus) {
 
 TEST_F(Sim, EnvAndStdin) {
   auto r =
-      fleet_->herd("sim0010", "printf '%s' \"$SIM_GREETING\"", {"-e", "SIM_GREETING=hello there"});
+      fleet_->herd("sim0017", "printf '%s' \"$SIM_GREETING\"", {"-e", "SIM_GREETING=hello there"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "hello there");
 
