@@ -1,0 +1,438 @@
+// The fleet engine at scale against herd-sim (tools/herd-sim): 1000 hosts with five kinds of
+// fault, first contact with 1000 new hosts under accept-new, changed host keys. Faulty hosts are
+// chosen by herd-sim's seeded percentage mode and read back from its faults.json, so every host's
+// expected outcome is known. No lab (sshd) is needed.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab.hpp"
+
+extern char** environ;
+
+namespace herd::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kHosts = 1000;
+constexpr int kFanout = 128;
+constexpr long kConnectTimeoutMs = 2000;  // --connect-timeout: ends the black-holed hosts
+constexpr long kHostTimeoutMs = 10000;    // --host-timeout: no host may run longer
+constexpr long kSlackMs = 5000;           // process start/exit, a loaded 2-core machine
+
+// Poll `done` every 20 ms until it holds or `limit` passes.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::vector<json> events_of(const std::string& s) {
+  std::vector<json> out;
+  for (const auto& line : lines_of(s)) out.push_back(json::parse(line));
+  return out;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string sim_name(int i) {
+  std::string n = std::to_string(i);
+  return "sim" + std::string(4 - n.size(), '0') + n;
+}
+
+// A running herd-sim in a temporary directory with its own client key; SIGTERM (then SIGKILL)
+// and removal at the end.
+class SimFleet {
+ public:
+  explicit SimFleet(const std::vector<std::string>& extra_args) {
+    char tmpl[] = "/tmp/herd-scale-test-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    key_ = dir_ / "id_ed25519";
+    auto keygen =
+        run_shell("ssh-keygen -q -t ed25519 -N '' -C scale-test -f '" + key_.string() + "'");
+    if (keygen.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + keygen.err);
+    std::vector<std::string> args{HERD_SIM_BINARY,
+                                  "--dir",
+                                  fleet().string(),
+                                  "--threads",
+                                  "2",
+                                  "--authorized-key",
+                                  key_.string() + ".pub",
+                                  "--max-seconds",
+                                  "300"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, HERD_SIM_BINARY, nullptr, nullptr, argv.data(), environ) != 0) {
+      throw std::runtime_error("cannot start herd-sim");
+    }
+    if (!wait_until([&] { return fs::exists(fleet() / "ready") || exited(); },
+                    std::chrono::seconds(30)) ||
+        exited()) {
+      throw std::runtime_error("herd-sim did not become ready");
+    }
+  }
+  ~SimFleet() {
+    if (pid_ > 0 && !exited()) {
+      ::kill(pid_, SIGTERM);
+      if (!wait_until([&] { return exited(); }, std::chrono::seconds(10))) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  SimFleet(const SimFleet&) = delete;
+  SimFleet& operator=(const SimFleet&) = delete;
+
+  fs::path dir() const { return dir_; }
+  fs::path fleet() const { return dir_ / "fleet"; }
+
+  /// `herd run -F ssh_config -i key ...` with `args` (pattern, `--`, command included); with
+  /// `inventory`, the hosts come from herd-sim's inventory.ini and no ssh_config is read (not
+  /// even the system's, whose HashKnownHosts would change what is recorded).
+  ProcessResult herd(const std::vector<std::string>& args, bool inventory = false) const {
+    std::vector<std::string> a{"run", "-F", (fleet() / "ssh_config").string()};
+    if (inventory)
+      a = {"run", "-F", "/dev/null", "--inventory", (fleet() / "inventory.ini").string()};
+    a.insert(a.end(), {"-i", key_.string(), "--no-agent", "--no-default-keys"});
+    a.insert(a.end(), args.begin(), args.end());
+    return run_herd(a);
+  }
+
+  /// As herd(), with stdout written to `out_file` (the test harness keeps only 1 MiB of it).
+  ProcessResult herd_to_file(const std::vector<std::string>& args, const fs::path& out_file) const {
+    std::string script = "exec " + quote(HERD_BINARY) + " run";
+    for (const auto& a :
+         std::vector<std::string>{"-F", (fleet() / "ssh_config").string(), "-i", key_.string(),
+                                  "--no-agent", "--no-default-keys"}) {
+      script += " " + quote(a);
+    }
+    for (const auto& a : args) script += " " + quote(a);
+    return run_shell(script + " > " + quote(out_file.string()));
+  }
+
+  /// faults.json: host -> fault kind.
+  std::map<std::string, std::string> faults() const {
+    std::map<std::string, std::string> out;
+    const json parsed = json::parse(read_file(fleet() / "faults.json"));
+    for (const auto& [host, kind] : parsed.items()) out[host] = kind.get<std::string>();
+    return out;
+  }
+
+ private:
+  bool exited() {
+    if (reaped_) return true;
+    int status = 0;
+    reaped_ = ::waitpid(pid_, &status, WNOHANG) == pid_;
+    return reaped_;
+  }
+  fs::path dir_, key_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+/// What each fault must end as in herd: status and phase (null: none).
+struct Expected {
+  std::string status;
+  json phase;
+};
+
+const std::map<std::string, Expected>& expected_outcomes() {
+  static const std::map<std::string, Expected> m = {
+      {"", {"ok", nullptr}},
+      {"refused", {"unreachable", "connect"}},
+      {"blackhole", {"timed_out", "connect"}},  // SYNs dropped: the connect deadline ends it
+      {"hostkey", {"host_key", "host_key"}},
+      {"authfail", {"auth", "auth"}},
+      {"drop", {"error", "command"}},  // connection lost while the command ran
+  };
+  return m;
+}
+
+// One faulty fleet for the suite: 5% of the hosts for each of five faults (seeded).
+class FleetScale : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    faulty_ = std::make_unique<SimFleet>(std::vector<std::string>{
+        "--hosts", std::to_string(kHosts), "--seed", "7", "--fault", "refused=5%", "--fault",
+        "blackhole=5%", "--fault", "hostkey=5%", "--fault", "authfail=5%", "--fault", "drop=5%"});
+  }
+  static void TearDownTestSuite() { faulty_.reset(); }
+  static std::unique_ptr<SimFleet> faulty_;
+};
+std::unique_ptr<SimFleet> FleetScale::faulty_;
+
+const char* kAllHosts = "sim[0001-1000]";
+
+TEST_F(FleetScale, EveryHostEndsWithItsFaultsStatusWithinTheDeadlines) {
+  const auto faults = faulty_->faults();
+  std::map<std::string, int> per_kind;
+  for (const auto& [host, kind] : faults) ++per_kind[kind];
+  for (const char* kind : {"refused", "blackhole", "hostkey", "authfail", "drop"}) {
+    EXPECT_EQ(per_kind[kind], kHosts / 20) << kind;  // 5% each
+  }
+  ASSERT_EQ(faults.size(), 5U * kHosts / 20);
+
+  std::string want_out = "hello\n";
+  for (int i = 1; i <= 2000; ++i) want_out += std::to_string(i) + "\n";
+  const auto store = (faulty_->dir() / "herd.db").string();
+
+  const auto events_file = faulty_->dir() / "events.json";
+  const auto started = Clock::now();
+  auto r = faulty_->herd_to_file({"--json", "-f", std::to_string(kFanout), "--connect-timeout",
+                                  std::to_string(kConnectTimeoutMs / 1000), "--host-timeout",
+                                  std::to_string(kHostTimeoutMs / 1000), "--store", store,
+                                  kAllHosts, "--", "echo hello; seq 1 2000"},
+                                 events_file);
+  const long wall_ms = ms_since(started);
+  ASSERT_FALSE(r.killed) << "herd hung";
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // some hosts were not reached
+
+  std::map<std::string, int> started_count;
+  std::map<std::string, std::string> output;
+  std::map<std::string, json> finished;
+  json summary;
+  long sum_total_ms = 0, max_total_ms = 0;
+  for (const auto& e : events_of(read_file(events_file))) {
+    const auto type = e.at("event").get<std::string>();
+    if (type == "summary") {
+      EXPECT_TRUE(summary.is_null()) << "two summaries";
+      summary = e;
+      continue;
+    }
+    const auto host = e.at("host").get<std::string>();
+    EXPECT_FALSE(finished.contains(host)) << host << ": an event after host_finished: " << e;
+    if (type == "host_started") ++started_count[host];
+    if (type == "output") {
+      EXPECT_EQ(started_count[host], 1) << host << ": output before host_started";
+      EXPECT_EQ(e.at("stream"), "stdout") << host;
+      output[host] += e.at("data").get<std::string>();
+    }
+    if (type == "host_finished") {
+      EXPECT_EQ(started_count[host], 1) << host;
+      finished[host] = e;
+      const long total = e.at("total_ms").get<long>();
+      sum_total_ms += total;
+      max_total_ms = std::max(max_total_ms, total);
+    }
+  }
+  ASSERT_EQ(finished.size(), static_cast<std::size_t>(kHosts)) << r.err;
+  EXPECT_EQ(started_count.size(), static_cast<std::size_t>(kHosts));
+
+  std::map<std::string, int> counted;
+  for (int i = 1; i <= kHosts; ++i) {
+    const auto host = sim_name(i);
+    const auto& e = finished[host];
+    const auto fault = faults.contains(host) ? faults.at(host) : std::string();
+    const auto& want = expected_outcomes().at(fault);
+    ++counted[want.status];
+    EXPECT_EQ(e.at("status"), want.status) << host << " (" << fault << "): " << e;
+    EXPECT_EQ(e.at("phase"), want.phase) << host << " (" << fault << "): " << e;
+    const long total = e.at("total_ms").get<long>();
+    EXPECT_LE(total, kHostTimeoutMs + 1000) << host << " ran past its deadline";
+    if (fault.empty()) {
+      EXPECT_EQ(e.at("exit_code"), 0) << host;
+      EXPECT_EQ(e.at("message"), "") << host;
+      EXPECT_EQ(e.at("stdout_bytes"), want_out.size()) << host;
+      EXPECT_EQ(output[host], want_out) << host;
+    } else {
+      EXPECT_EQ(e.at("exit_code"), nullptr) << host;
+      EXPECT_NE(e.at("message").get<std::string>().find(host), std::string::npos) << e;
+    }
+    if (fault == "blackhole") {
+      // Ended by the connect deadline, not by the (later) host deadline.
+      EXPECT_GE(total, kConnectTimeoutMs - 100) << host;
+      EXPECT_LE(total, kConnectTimeoutMs + kSlackMs / 2) << host;
+    }
+    if (fault == "drop") {
+      // One packet of at most --drop-after-bytes (1024) arrives, then the cut.
+      const auto& got = output[host];
+      EXPECT_GT(got.size(), 0U) << host;
+      EXPECT_LE(got.size(), 1024U) << host;
+      EXPECT_EQ(want_out.compare(0, got.size(), got), 0) << host << ": not a prefix";
+    }
+    if (fault != "" && fault != "drop") {
+      EXPECT_EQ(output[host], "") << host;
+    }
+  }
+
+  // The wall time is bounded by the deadlines: at most ceil(hosts / fanout) rounds of the host
+  // deadline. And the fan-out window keeps every slot busy while hosts are pending, so the
+  // run ends within (sum of host times) / fanout + the longest host (list scheduling).
+  const long rounds = (kHosts + kFanout - 1) / kFanout;
+  EXPECT_LE(wall_ms, rounds * kHostTimeoutMs + kSlackMs);
+  EXPECT_LE(wall_ms, sum_total_ms / kFanout + max_total_ms + kSlackMs)
+      << "sum " << sum_total_ms << " ms, longest " << max_total_ms << " ms";
+
+  // The summary agrees with the events and with the job store.
+  ASSERT_FALSE(summary.is_null()) << r.out.substr(r.out.size() -
+                                                  std::min<size_t>(500, r.out.size()));
+  EXPECT_EQ(summary.at("hosts"), kHosts);
+  EXPECT_LE(summary.at("elapsed_ms").get<long>(), wall_ms);
+  json want_counts = json::object();
+  for (const auto& [status, n] : counted) want_counts[status] = n;
+  EXPECT_EQ(summary.at("counts"), want_counts);
+
+  auto list = run_herd({"jobs", "--store", store, "--json", "-n", "1"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const auto id = std::to_string(json::parse(list.out).at("id").get<long>());
+  auto shown = run_herd({"jobs", "show", id, "--store", store, "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto job = json::parse(shown.out);
+  EXPECT_EQ(job.at("counts"), summary.at("counts"));
+  EXPECT_EQ(job.at("host_count"), kHosts);
+  EXPECT_EQ(job.at("exit_code"), r.exit_code);
+  EXPECT_EQ(job.at("cancelled"), false);
+  ASSERT_EQ(job.at("hosts").size(), static_cast<std::size_t>(kHosts));
+  for (const auto& h : job.at("hosts")) {
+    const auto host = h.at("host").get<std::string>();
+    ASSERT_TRUE(finished.contains(host)) << host;
+    for (const char* key : {"status", "phase", "exit_code", "signal", "message", "connect_ms",
+                            "total_ms", "stdout_bytes", "stderr_bytes"}) {
+      EXPECT_EQ(h.at(key), finished[host].at(key)) << host << " " << key;
+    }
+  }
+}
+
+TEST_F(FleetScale, ChangedHostKeysFailThoseHostsAndAreListed) {
+  // The first 200 hosts (about ten have a changed key), under accept-new, which must still
+  // refuse a key that differs from the recorded one.
+  const auto faults = faulty_->faults();
+  std::set<std::string> changed;
+  for (int i = 1; i <= 200; ++i) {
+    if (faults.contains(sim_name(i)) && faults.at(sim_name(i)) == "hostkey") {
+      changed.insert(sim_name(i));
+    }
+  }
+  ASSERT_GE(changed.size(), 2U);
+  const auto known_hosts = faulty_->fleet() / "known_hosts";
+  const auto before = read_file(known_hosts);
+
+  auto r = faulty_->herd({"--no-record", "--host-key-policy", "accept-new", "--connect-timeout",
+                          "2", "sim[0001-0200]", "--", "true"});
+  ASSERT_FALSE(r.killed);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(read_file(known_hosts), before) << "known_hosts was changed";
+  for (const auto& host : changed) {
+    EXPECT_NE(r.err.find(host + ": herd: host_key: " + host), std::string::npos) << host;
+  }
+  // The summary has one host_key line: its count and folded hosts are exactly the changed ones.
+  std::string pattern;
+  for (const auto& line : lines_of(r.err)) {
+    std::istringstream words(line);
+    std::string label, count, hosts, rest;
+    words >> label >> count >> hosts;
+    if (label != "host_key" || line.rfind("  ", 0) != 0) continue;
+    EXPECT_TRUE(pattern.empty()) << "two host_key lines";
+    EXPECT_EQ(count, std::to_string(changed.size())) << line;
+    pattern = hosts;
+  }
+  ASSERT_FALSE(pattern.empty()) << r.err;
+  auto expanded = run_herd({"nodes", "-e", "-S", " ", pattern});
+  ASSERT_EQ(expanded.exit_code, 0) << expanded.err;
+  std::set<std::string> listed;
+  std::istringstream words(expanded.out);
+  for (std::string w; words >> w;) listed.insert(w);
+  EXPECT_EQ(listed, changed) << pattern;
+  EXPECT_NE(r.err.find("herd: 200 hosts in"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(changed.size()) + " host_key"), std::string::npos) << r.err;
+}
+
+TEST(FleetScaleFirstContact, AcceptNewRecordsEveryHostOnceThenStrictSucceeds) {
+  SimFleet fleet({"--hosts", std::to_string(kHosts)});
+  const auto kh = fleet.dir() / "known_hosts.new";
+  std::ofstream(kh).close();  // empty: every host is new
+  const std::vector<std::string> common{"--json", "--no-record", "--known-hosts", kh.string(),
+                                        "--host-key-policy"};
+  auto count_ok = [](const ProcessResult& r) {
+    int ok = 0;
+    for (const auto& e : events_of(r.out)) {
+      if (e.at("event") == "host_finished" && e.at("status") == "ok") ++ok;
+    }
+    return ok;
+  };
+
+  auto args = common;
+  args.insert(args.end(), {"accept-new", kAllHosts, "--", "true"});
+  // The inventory, not the 1000-block ssh_config: herd parses ssh_config once per host.
+  auto first = fleet.herd(args, true);  // stdin is closed: a prompt could only fail
+  ASSERT_FALSE(first.killed);
+  EXPECT_EQ(first.exit_code, 0) << first.err.substr(0, 2000);
+  EXPECT_EQ(count_ok(first), kHosts);
+  EXPECT_EQ(first.err, "") << "no prompt, no warning";
+
+  // Exactly one line per host, each as herd-sim's own known_hosts records it.
+  const auto recorded = lines_of(read_file(kh));
+  EXPECT_EQ(recorded.size(), static_cast<std::size_t>(kHosts));
+  std::multiset<std::string> got(recorded.begin(), recorded.end());
+  const auto reference = lines_of(read_file(fleet.fleet() / "known_hosts"));
+  std::multiset<std::string> want;
+  for (const auto& line : reference) {
+    if (!line.empty() && line[0] != '#') want.insert(line);
+  }
+  EXPECT_EQ(want.size(), static_cast<std::size_t>(kHosts));
+  EXPECT_TRUE(got == want) << "recorded known_hosts differs from the hosts' keys";
+  std::set<std::string> distinct(recorded.begin(), recorded.end());
+  EXPECT_EQ(distinct.size(), recorded.size()) << "a host was recorded twice";
+  // OpenSSH parses the file: one fingerprint per line.
+  auto fingerprints = run_shell("ssh-keygen -l -f '" + kh.string() + "' | wc -l");
+  EXPECT_EQ(fingerprints.out, std::to_string(kHosts) + "\n") << fingerprints.err;
+
+  const auto after_first = read_file(kh);
+  args = common;
+  args.insert(args.end(), {"strict", kAllHosts, "--", "true"});
+  auto second = fleet.herd(args, true);
+  ASSERT_FALSE(second.killed);
+  EXPECT_EQ(second.exit_code, 0) << second.err.substr(0, 2000);
+  EXPECT_EQ(count_ok(second), kHosts);
+  EXPECT_EQ(read_file(kh), after_first);
+}
+
+}  // namespace
+}  // namespace herd::test
