@@ -142,20 +142,53 @@ void Gatherer::print() const {
 
 // ---- json ----
 
-JsonPrinter::JsonPrinter(std::vector<std::string> names) : names_(std::move(names)) {}
+std::size_t incomplete_utf8_tail(std::string_view data) {
+  for (std::size_t back = 1; back <= 3 && back <= data.size(); ++back) {
+    const auto c = static_cast<unsigned char>(data[data.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: the lead is further back
+    const std::size_t need = (c & 0xE0) == 0xC0   ? 2
+                             : (c & 0xF0) == 0xE0 ? 3
+                             : (c & 0xF8) == 0xF0 ? 4
+                                                  : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+JsonPrinter::JsonPrinter(std::vector<std::string> names)
+    : names_(std::move(names)), held_out_(names_.size()), held_err_(names_.size()) {}
 
 void JsonPrinter::on_host_started(std::size_t, const std::string& host) {
   write_all(STDOUT_FILENO, json_line({{"event", "host_started"}, {"host", host}}));
 }
 
-void JsonPrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
+void JsonPrinter::emit_output(std::size_t index, Stream stream, std::string_view data) const {
   write_all(STDOUT_FILENO, json_line({{"event", "output"},
                                       {"host", names_[index]},
                                       {"stream", stream == Stream::out ? "stdout" : "stderr"},
                                       {"data", std::string(data)}}));
 }
 
-void JsonPrinter::on_host_finished(std::size_t, const HostResult& r) {
+void JsonPrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
+  std::string& held = stream == Stream::out ? held_out_[index] : held_err_[index];
+  std::string joined;
+  if (!held.empty()) {
+    joined = std::move(held) + std::string(data);
+    held.clear();
+    data = joined;
+  }
+  const std::size_t tail = incomplete_utf8_tail(data);
+  held.assign(data.substr(data.size() - tail));
+  data.remove_suffix(tail);
+  if (!data.empty()) emit_output(index, stream, data);
+}
+
+void JsonPrinter::on_host_finished(std::size_t index, const HostResult& r) {
+  for (Stream s : {Stream::out, Stream::err}) {
+    std::string& held = s == Stream::out ? held_out_[index] : held_err_[index];
+    if (!held.empty()) emit_output(index, s, held);  // never completed: shows as U+FFFD
+    held.clear();
+  }
   nlohmann::json j = {{"event", "host_finished"},
                       {"host", r.host},
                       {"status", to_string(r.status)},

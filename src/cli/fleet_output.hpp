@@ -54,7 +54,9 @@ class Gatherer : public EngineObserver {
   FoldFn fold_;
 };
 
-/// --json: one JSON object per line on stdout for every event (docs/json.md).
+/// --json: one JSON object per line on stdout for every event (docs/json.md). An output event
+/// never ends inside a UTF-8 character: the bytes of a character split between two chunks are
+/// held back and sent with the next chunk (or before host_finished).
 class JsonPrinter : public EngineObserver {
  public:
   explicit JsonPrinter(std::vector<std::string> names);
@@ -65,8 +67,15 @@ class JsonPrinter : public EngineObserver {
   void summary(const std::vector<HostResult>& results, std::chrono::milliseconds elapsed) const;
 
  private:
+  void emit_output(std::size_t index, Stream stream, std::string_view data) const;
+
   std::vector<std::string> names_;
+  std::vector<std::string> held_out_, held_err_;  // an incomplete UTF-8 character per stream
 };
+
+/// Bytes at the end of `data` that begin a UTF-8 character whose continuation bytes are still
+/// missing (0 to 3).
+std::size_t incomplete_utf8_tail(std::string_view data);
 
 /// Sends every event to each of several observers, in order.
 class Tee : public EngineObserver {

@@ -177,6 +177,25 @@ class SimFleet {
   bool reaped_ = false;
 };
 
+/// docs/json.md's field tables: event name (a "### `name`" heading) -> field names (the
+/// first column of its table).
+std::map<std::string, std::set<std::string>> documented_fields() {
+  const auto doc =
+      fs::path(HERD_LAB_SCRIPT).parent_path().parent_path().parent_path() / "docs" / "json.md";
+  std::map<std::string, std::set<std::string>> out;
+  std::string event;
+  for (const auto& line : lines_of(read_file(doc))) {
+    if (line.rfind("## ", 0) == 0) event.clear();
+    if (line.rfind("### `", 0) == 0) {
+      event = line.substr(5, line.find('`', 5) - 5);
+      out[event];
+    } else if (!event.empty() && line.rfind("| `", 0) == 0) {
+      out[event].insert(line.substr(3, line.find('`', 3) - 3));
+    }
+  }
+  return out;
+}
+
 /// What each fault must end as in herd: status and phase (null: none).
 struct Expected {
   std::string status;
@@ -239,8 +258,12 @@ TEST_F(FleetScale, EveryHostEndsWithItsFaultsStatusWithinTheDeadlines) {
   std::map<std::string, json> finished;
   json summary;
   long sum_total_ms = 0, max_total_ms = 0;
+  std::map<std::string, std::set<std::set<std::string>>> fields_seen;  // event -> key sets
   for (const auto& e : events_of(read_file(events_file))) {
     const auto type = e.at("event").get<std::string>();
+    std::set<std::string> keys;
+    for (const auto& [key, value] : e.items()) keys.insert(key);
+    fields_seen[type].insert(keys);
     if (type == "summary") {
       EXPECT_TRUE(summary.is_null()) << "two summaries";
       summary = e;
@@ -263,6 +286,16 @@ TEST_F(FleetScale, EveryHostEndsWithItsFaultsStatusWithinTheDeadlines) {
     }
   }
   ASSERT_EQ(finished.size(), static_cast<std::size_t>(kHosts)) << r.err;
+  // Every event carries exactly the fields docs/json.md lists for it, and it lists no other
+  // event.
+  const auto documented = documented_fields();
+  EXPECT_EQ(documented.size(), fields_seen.size());
+  for (const auto& [type, fields] : fields_seen) {
+    ASSERT_TRUE(documented.contains(type)) << type << " is not in docs/json.md";
+    for (const auto& f : fields) {
+      EXPECT_EQ(f, documented.at(type)) << "fields of " << type << " vs docs/json.md";
+    }
+  }
   EXPECT_EQ(started_count.size(), static_cast<std::size_t>(kHosts));
 
   std::map<std::string, int> counted;
@@ -382,6 +415,47 @@ TEST_F(FleetScale, ChangedHostKeysFailThoseHostsAndAreListed) {
   EXPECT_EQ(listed, changed) << pattern;
   EXPECT_NE(r.err.find("herd: 200 hosts in"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(std::to_string(changed.size()) + " host_key"), std::string::npos) << r.err;
+}
+
+TEST_F(FleetScale, JsonOutputNeverSplitsAUtf8Character) {
+  // 333333 lines of "é\n" (3 bytes each) cross many chunk boundaries; the lone lead byte on
+  // stderr never completes and must come out as one U+FFFD before host_finished.
+  const auto faults = faulty_->faults();
+  std::vector<std::string> hosts;
+  for (int i = 1; hosts.size() < 2; ++i) {
+    if (!faults.contains(sim_name(i))) hosts.push_back(sim_name(i));
+  }
+  const auto file = faulty_->dir() / "utf8.json";
+  auto r = faulty_->herd_to_file({"--json", "--no-record", hosts[0] + "," + hosts[1], "--",
+                                  "yes é | head -c 999999; printf '\\303' >&2"},
+                                 file);
+  ASSERT_FALSE(r.killed);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string want;
+  for (int i = 0; i < 333333; ++i) want += "\xc3\xa9\n";
+  std::map<std::string, std::string> out, err;
+  std::map<std::string, int> chunks;
+  std::set<std::string> finished;
+  for (const auto& e : events_of(read_file(file))) {
+    if (e.at("event") == "host_finished") {
+      finished.insert(e.at("host").get<std::string>());
+      EXPECT_EQ(e.at("stdout_bytes"), want.size());
+      EXPECT_EQ(e.at("stderr_bytes"), 1);
+    }
+    if (e.at("event") != "output") continue;
+    const auto host = e.at("host").get<std::string>();
+    EXPECT_FALSE(finished.contains(host)) << "output after host_finished";
+    (e.at("stream") == "stdout" ? out : err)[host] += e.at("data").get<std::string>();
+    ++chunks[host];
+  }
+  for (const auto& host : hosts) {
+    EXPECT_GT(chunks[host], 2) << host << ": too few chunks to test anything";
+    EXPECT_TRUE(out[host] == want)
+        << host << ": " << out[host].size() << " bytes, "
+        << (out[host].find("\xef\xbf\xbd") == std::string::npos ? "no U+FFFD" : "with U+FFFD");
+    EXPECT_EQ(err[host], "\xef\xbf\xbd") << host;
+  }
+  EXPECT_EQ(finished.size(), 2U);
 }
 
 TEST(FleetScaleFirstContact, AcceptNewRecordsEveryHostOnceThenStrictSucceeds) {
