@@ -68,6 +68,9 @@ struct SessionOptions {
   std::vector<std::string> private_keys;    ///< in-memory private keys (OpenSSH or PEM text)
   bool allow_agent = true;                  ///< use $SSH_AUTH_SOCK
   bool look_for_keys = true;                ///< try ~/.ssh/id_ed25519, id_ecdsa, id_rsa
+  /// Jump hosts, as ssh's ProxyJump (`[user@]host[:port],...`; beats ssh_config). "none" turns
+  /// off a ProxyJump from ssh_config. Each hop is reached with the same credentials and files.
+  std::optional<std::string> proxy_jump;
   std::optional<std::chrono::milliseconds> connect_timeout;  ///< TCP connect; default 10 s
   std::chrono::milliseconds banner_timeout{15000};  ///< SSH handshake (banner + key exchange)
   std::chrono::milliseconds auth_timeout{30000};    ///< all authentication attempts together
@@ -96,7 +99,7 @@ struct ResolvedTarget {
   HostKeyPolicy host_key_policy = HostKeyPolicy::accept_new;
   std::filesystem::path known_hosts;
   bool hash_known_hosts = false;
-  std::optional<std::string> proxy_jump;  ///< from ssh_config (honoured by the engine)
+  std::optional<std::string> proxy_jump;  ///< options, else ssh_config; unset for "none"
   AlgorithmOptions algorithms;            ///< options first, then ssh_config
   bool compression = false;
   bool password_auth = true;              ///< ssh_config PasswordAuthentication
@@ -226,6 +229,7 @@ class Session {
   struct Impl;  ///< opaque; defined in src/ssh (the only place that sees libssh)
 
  private:
+  friend struct SessionAccess;  // src/ssh/jump.cpp: a jump host's relay drives its session
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -22,6 +22,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->check(CLI::ExistingFile);
   app.add_option("-F,--ssh-config", o.ssh_config, "ssh_config file (only this one is read)")
       ->check(CLI::ExistingFile);
+  app.add_option("-J,--jump", o.jump,
+                 "Jump hosts [user@]host[:port][,...] (as ssh -J; beats inventory, ssh_config)");
   app.add_option("--known-hosts", o.known_hosts, "known_hosts file (default ~/.ssh/known_hosts)");
   app.add_option("--host-key-policy", o.host_key_policy,
                  "strict | accept-new (default) | auto-add | off")
@@ -63,6 +65,7 @@ Result<SessionOptions> session_options(const CommonOptions& o, const std::string
   if (o.port != 0) s.port = o.port;
   for (const auto& i : o.identities) s.key_files.emplace_back(i);
   if (!o.ssh_config.empty()) s.ssh_config = o.ssh_config;
+  if (!o.jump.empty()) s.proxy_jump = o.jump;
   if (!o.known_hosts.empty()) s.known_hosts = o.known_hosts;
   if (!o.host_key_policy.empty()) s.host_key_policy = parse_host_key_policy(o.host_key_policy);
   if (o.hash_known_hosts) s.hash_known_hosts = true;

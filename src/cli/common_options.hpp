@@ -17,6 +17,7 @@ struct CommonOptions {
   std::vector<std::string> identities;
   std::string inventory;  ///< --inventory, or an -i value that is not a private key
   std::string ssh_config;
+  std::string jump;  ///< -J: ProxyJump for every host ("none" turns ssh_config's off)
   std::string known_hosts;
   std::string host_key_policy;
   double connect_timeout_s = 0;  // s; 0 = from ssh_config or default

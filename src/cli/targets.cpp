@@ -99,6 +99,7 @@ Result<SessionOptions> host_options(const CommonOptions& common, const std::stri
   if (spec->hostname) s.hostname = spec->hostname;
   if (!s.port && spec->port) s.port = spec->port;
   if (!s.user && spec->user) s.user = spec->user;
+  if (!s.proxy_jump && spec->proxy_jump) s.proxy_jump = spec->proxy_jump;
   if (common.identities.empty()) {
     for (const auto& f : spec->identity_files) s.key_files.push_back(expand_home(f));
   }

@@ -27,7 +27,8 @@ void merge(SshHostConfig& into, const SshHostConfig& from) {
   fill(into.identities_only, from.identities_only);
   fill(into.connect_timeout, from.connect_timeout);
   fill(into.strict_host_key_checking, from.strict_host_key_checking);
-  if (into.user_known_hosts_files.empty()) into.user_known_hosts_files = from.user_known_hosts_files;
+  if (into.user_known_hosts_files.empty())
+    into.user_known_hosts_files = from.user_known_hosts_files;
   fill(into.hash_known_hosts, from.hash_known_hosts);
   fill(into.proxy_jump, from.proxy_jump);
   fill(into.compression, from.compression);
@@ -50,8 +51,8 @@ Result<SshHostConfig> lookup_ssh_config(const SessionOptions& o, const std::stri
   }
   if (!o.read_default_ssh_config) return merged;
   std::error_code ec;
-  for (const auto& file : {ssh::home_dir() / ".ssh/config",
-                           std::filesystem::path("/etc/ssh/ssh_config")}) {
+  for (const auto& file :
+       {ssh::home_dir() / ".ssh/config", std::filesystem::path("/etc/ssh/ssh_config")}) {
     if (!std::filesystem::exists(file, ec)) continue;
     auto cfg = SshConfig::load(file);
     if (!cfg) return std::unexpected(cfg.error());
@@ -133,7 +134,8 @@ Result<ResolvedTarget> resolve_target(const SessionOptions& o) {
     t.known_hosts = ssh::home_dir() / ".ssh/known_hosts";
   }
   t.hash_known_hosts = o.hash_known_hosts.value_or(cfg->hash_known_hosts.value_or(false));
-  t.proxy_jump = cfg->proxy_jump;
+  t.proxy_jump = o.proxy_jump ? o.proxy_jump : cfg->proxy_jump;
+  if (t.proxy_jump && (t.proxy_jump->empty() || *t.proxy_jump == "none")) t.proxy_jump.reset();
   t.algorithms.ciphers = pick(o.algorithms.ciphers, cfg->ciphers);
   t.algorithms.kex = pick(o.algorithms.kex, cfg->kex_algorithms);
   t.algorithms.macs = pick(o.algorithms.macs, cfg->macs);

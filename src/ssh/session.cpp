@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 
+#include "ssh/jump.hpp"
 #include "ssh/session_impl.hpp"
 #include "ssh/tcp_connect.hpp"
 
@@ -173,8 +175,21 @@ Result<void> set_options(Session::Impl& impl, const std::vector<std::string>& kn
 
 Flow<Result<void>> handshake(Session::Impl& impl, const SessionOptions& o) {
   auto who = impl.target.display();
-  auto fd = co_await ssh::tcp_connect(impl.target.hostname, impl.target.port,
-                                      impl.phase_deadline(impl.target.connect_timeout), who);
+  Result<int> fd;
+  if (impl.target.proxy_jump) {
+    // The jump hosts' own connect, handshake and auth come before the stream exists.
+    const auto hops = static_cast<int>(std::count(impl.target.proxy_jump->begin(),
+                                                  impl.target.proxy_jump->end(), ',')) +
+                      1;
+    const auto budget = (impl.target.connect_timeout + o.banner_timeout + o.auth_timeout) * hops +
+                        impl.target.connect_timeout;
+    fd = co_await ssh::jump_connect(o, *impl.target.proxy_jump, impl.target.hostname,
+                                    impl.target.port, impl.phase_deadline(budget), who,
+                                    impl.transport);
+  } else {
+    fd = co_await ssh::tcp_connect(impl.target.hostname, impl.target.port,
+                                   impl.phase_deadline(impl.target.connect_timeout), who);
+  }
   if (!fd) co_return std::unexpected(fd.error());
   socket_t sock = *fd;
   if (ssh_options_set(impl.s, SSH_OPTIONS_FD, &sock) != SSH_OK) {
@@ -239,13 +254,19 @@ Flow<Result<Session>> Session::connect_async(SessionOptions options) {
   co_return Session(std::move(impl));
 }
 
-const HostKey& Session::server_key() const { return impl_->server_key; }
-const ResolvedTarget& Session::target() const { return impl_->target; }
+const HostKey& Session::server_key() const {
+  return impl_->server_key;
+}
+const ResolvedTarget& Session::target() const {
+  return impl_->target;
+}
 std::string Session::cipher() const {
   const char* c = ssh_get_cipher_out(impl_->s);
   return c != nullptr ? c : "";
 }
-const std::vector<std::string>& Session::auth_attempts() const { return impl_->attempts; }
+const std::vector<std::string>& Session::auth_attempts() const {
+  return impl_->attempts;
+}
 
 void Session::close() {
   if (impl_ && impl_->s != nullptr) {

@@ -23,6 +23,9 @@ struct Session::Impl {
   std::function<void(std::string_view)> warn;
   std::optional<ssh::Deadline> total_deadline;  ///< no phase waits past it (SessionOptions)
   WaitResult last_wait = WaitResult::ready;     ///< how the last unfinished wait ended
+  /// What the socket depends on: the jump relay when the session goes through ProxyJump. A
+  /// member, so it is released only after the destructor has freed the libssh session.
+  std::shared_ptr<void> transport;
 
   ~Impl();
   /// The last libssh error text for this session.
