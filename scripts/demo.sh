@@ -8,23 +8,29 @@ dir=$(mktemp -d /tmp/herd-demo-XXXXXX)
 chmod 755 "$dir"   # the lab user must traverse it to read its authorized keys
 trap '"$lab" down "$dir/lab" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
-echo "==> starting a lab: 2 OpenSSH servers on 127.0.0.1, host aliases web01..web04"
-"$lab" up "$dir/lab" --servers 2 --aliases 4 >/dev/null
+echo "==> starting a lab: 2 OpenSSH servers on 127.0.0.1, host aliases web01..web08"
+"$lab" up "$dir/lab" --servers 2 --aliases 8 >/dev/null
 # shellcheck disable=SC1091
 . "$dir/lab/env"
 cfg=$HERD_LAB_SSH_CONFIG
+export XDG_DATA_HOME="$dir/data"   # the demo's job history stays in the demo's directory
 
 step() { printf '\n$ %s\n' "$*"; "$@" || echo "(exit $?)"; }
 
-for host in $HERD_LAB_ALIASES; do
-  step "$herd" run -F "$cfg" "$host" -- 'echo "$(id -un)@$(uname -n): up $(cut -d. -f1 /proc/uptime)s"'
-done
-step "$herd" run -F "$cfg" web01 -- 'echo to stdout; echo to stderr >&2; exit 3'
-step "$herd" run -F "$cfg" --command-timeout 1 web02 -- 'sleep 60'
+step "$herd" run -F "$cfg" 'web[01-08]' -- 'echo "$(id -un)@$(uname -n): up $(cut -d. -f1 /proc/uptime)s"'
+step "$herd" run -F "$cfg" -b 'web[01-08]' -- 'echo "served on port ${SSH_CONNECTION##* }"'
+step "$herd" run -F "$cfg" 'web[01-04]' -x web02 -- 'echo to stdout; echo to stderr >&2; exit 3'
+step "$herd" run -F "$cfg" --command-timeout 1 web02,web03 -- 'sleep 60'
 step "$herd" run -F "$cfg" -e HERD_GREETING='hello from herd' web03 -- 'echo "$HERD_GREETING"'
+step "$herd" nodes --inventory "$HERD_LAB_INVENTORY" -c @lab
+step "$herd" run -i "$HERD_LAB_INVENTORY" --known-hosts "$HERD_LAB_KNOWN_HOSTS" \
+  --host-key-policy strict --no-agent --no-default-keys '@lab!web0[5-8]' -- 'uname -s'
+step "$herd" run -F "$cfg" -J lab1 web05,web06 -- 'echo "reached through the jump host lab1"'
+step "$herd" jobs
 echo
 echo "==> a changed host key is refused (server 1 restarted with new keys):"
+cp "$HERD_LAB_KNOWN_HOSTS" "$dir/known_hosts.before"
 "$lab" rekey "$dir/lab" 1 >/dev/null
-step "$herd" run -F "$cfg" lab1 -- true
+step "$herd" run -F "$cfg" --known-hosts "$dir/known_hosts.before" lab1 -- true
 echo
 echo "demo done; 'tests/lab/lab up DIR' starts a lab you can keep (see tests/lab/README.md)"
