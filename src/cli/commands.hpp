@@ -28,6 +28,8 @@ struct RunOptions {
   bool gather = false;
   bool json = false;
   bool no_summary = false;
+  bool progress = false;     ///< --progress: draw the progress line even off a terminal
+  bool no_progress = false;  ///< --no-progress: never draw it
   std::size_t max_output = 1 << 20;  // bytes kept per host when gathering
   // Job history (cli/recording.hpp)
   std::vector<std::string> argv;  ///< herd's command line, recorded without secrets

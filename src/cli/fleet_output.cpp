@@ -1,6 +1,8 @@
 #include "cli/fleet_output.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,14 +39,118 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
+// ---- progress ----
+
+namespace {
+constexpr std::string_view kEraseLine = "\r\033[K";  // to column 0, clear to the end of line
+}  // namespace
+
+ProgressLine::ProgressLine(std::size_t total, bool enabled)
+    : total_(total),
+      enabled_(enabled),
+      stdout_tty_(::isatty(STDOUT_FILENO) != 0),
+      start_(Clock::now()) {
+  if (!enabled_) return;
+  // The drawing thread takes no signal: SIGINT must reach InterruptGuard's sigwait(), which
+  // only threads that block it leave it to.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  thread_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+ProgressLine::~ProgressLine() {
+  stop();
+}
+
+void ProgressLine::on_host_finished(std::size_t, const HostResult& result) {
+  if (result.status != HostStatus::ok) failed_.fetch_add(1, std::memory_order_relaxed);
+  done_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ProgressLine::run() {
+  std::unique_lock lock(mu_);
+  auto next = start_ + kProgressDelay;
+  while (!wake_.wait_until(lock, next, [this] { return stopping_; })) {
+    // Draws stay kProgressInterval apart, counting those of write(); a line that write()
+    // erased comes back here at most that much later.
+    const auto now = Clock::now();
+    if (now - last_draw_ >= kProgressInterval) {
+      draw_locked(now);
+      next = now + kProgressInterval;
+    } else {
+      next = last_draw_ + kProgressInterval;
+    }
+  }
+}
+
+void ProgressLine::draw_locked(Clock::time_point now) {
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const std::size_t done = done_.load(std::memory_order_relaxed);
+  const std::string line = fmt::format("{}[{}/{}] {} failed, {:.1f} hosts/s", kEraseLine, done,
+                                       total_, failed_.load(std::memory_order_relaxed),
+                                       secs > 0 ? static_cast<double>(done) / secs : 0.0);
+  last_draw_ = now;
+  if (shown_ && line == last_line_) return;  // the terminal already shows it
+  write_all(STDERR_FILENO, line);
+  shown_ = true;
+  last_line_ = line;
+}
+
+void ProgressLine::erase_locked() {
+  if (!shown_) return;
+  write_all(STDERR_FILENO, kEraseLine);
+  shown_ = false;
+}
+
+void ProgressLine::write(int fd, std::string_view data) {
+  if (!enabled_) {
+    write_all(fd, data);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  const bool was_shown = shown_;
+  // Output to a pipe or file does not disturb the terminal: leave the line up.
+  if (fd == STDERR_FILENO || stdout_tty_) erase_locked();
+  write_all(fd, data);
+  const auto now = Clock::now();
+  if (was_shown && !shown_ && !stopping_ && now - last_draw_ >= kProgressInterval) {
+    draw_locked(now);
+  }
+}
+
+void ProgressLine::notice(std::string_view line) {
+  std::lock_guard lock(mu_);
+  if (shown_) {
+    erase_locked();  // also wipes the "^C" the terminal echoed after the line
+  } else {
+    write_all(STDERR_FILENO, "\n");  // end the line that "^C" was echoed on
+  }
+  write_all(STDERR_FILENO, line);
+}
+
+void ProgressLine::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    erase_locked();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 // ---- live ----
 
-LivePrinter::LivePrinter(std::vector<std::string> names, bool color_out, bool color_err)
+LivePrinter::LivePrinter(std::vector<std::string> names, bool color_out, bool color_err,
+                         WriteFn write)
     : names_(std::move(names)),
       pending_out_(names_.size()),
       pending_err_(names_.size()),
       color_out_(color_out),
-      color_err_(color_err) {}
+      color_err_(color_err),
+      write_(std::move(write)) {}
 
 void LivePrinter::emit_lines(std::size_t index, Stream stream, bool flush_partial) {
   std::string& pending = stream == Stream::out ? pending_out_[index] : pending_err_[index];
@@ -71,7 +177,7 @@ void LivePrinter::emit_lines(std::size_t index, Stream stream, bool flush_partia
     start += len;
   }
   pending.erase(0, start);
-  write_all(stream == Stream::out ? STDOUT_FILENO : STDERR_FILENO, buf_);
+  if (!buf_.empty()) write_(stream == Stream::out ? STDOUT_FILENO : STDERR_FILENO, buf_);
 }
 
 void LivePrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
@@ -155,18 +261,21 @@ std::size_t incomplete_utf8_tail(std::string_view data) {
   return 0;
 }
 
-JsonPrinter::JsonPrinter(std::vector<std::string> names)
-    : names_(std::move(names)), held_out_(names_.size()), held_err_(names_.size()) {}
+JsonPrinter::JsonPrinter(std::vector<std::string> names, WriteFn write)
+    : names_(std::move(names)),
+      held_out_(names_.size()),
+      held_err_(names_.size()),
+      write_(std::move(write)) {}
 
 void JsonPrinter::on_host_started(std::size_t, const std::string& host) {
-  write_all(STDOUT_FILENO, json_line({{"event", "host_started"}, {"host", host}}));
+  write_(STDOUT_FILENO, json_line({{"event", "host_started"}, {"host", host}}));
 }
 
 void JsonPrinter::emit_output(std::size_t index, Stream stream, std::string_view data) const {
-  write_all(STDOUT_FILENO, json_line({{"event", "output"},
-                                      {"host", names_[index]},
-                                      {"stream", stream == Stream::out ? "stdout" : "stderr"},
-                                      {"data", std::string(data)}}));
+  write_(STDOUT_FILENO, json_line({{"event", "output"},
+                                   {"host", names_[index]},
+                                   {"stream", stream == Stream::out ? "stdout" : "stderr"},
+                                   {"data", std::string(data)}}));
 }
 
 void JsonPrinter::on_output(std::size_t index, Stream stream, std::string_view data) {
@@ -203,7 +312,7 @@ void JsonPrinter::on_host_finished(std::size_t index, const HostResult& r) {
   if (r.exit_code) j["exit_code"] = *r.exit_code;
   if (r.signal) j["signal"] = *r.signal;
   if (r.phase) j["phase"] = to_string(*r.phase);
-  write_all(STDOUT_FILENO, json_line(j));
+  write_(STDOUT_FILENO, json_line(j));
 }
 
 void JsonPrinter::summary(const std::vector<HostResult>& results,
@@ -213,10 +322,10 @@ void JsonPrinter::summary(const std::vector<HostResult>& results,
     auto key = std::string(to_string(r.status));
     counts[key] = counts.value(key, 0) + 1;
   }
-  write_all(STDOUT_FILENO, json_line({{"event", "summary"},
-                                      {"hosts", results.size()},
-                                      {"elapsed_ms", elapsed.count()},
-                                      {"counts", counts}}));
+  write_(STDOUT_FILENO, json_line({{"event", "summary"},
+                                   {"hosts", results.size()},
+                                   {"elapsed_ms", elapsed.count()},
+                                   {"counts", counts}}));
 }
 
 // ---- summary ----

@@ -2,10 +2,14 @@
 // end-of-run summary. Each is an EngineObserver; all run on the engine's coordinator thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "herd/engine.hpp"
@@ -18,12 +22,62 @@ using FoldFn = std::function<std::string(const std::vector<std::string>&)>;
 /// Write all of `data` to `fd` (retrying partial writes and EINTR; gives up on a closed pipe).
 void write_all(int fd, std::string_view data);
 
+/// How the printers write: write_all, or ProgressLine::write to keep the progress line apart.
+using WriteFn = std::function<void(int fd, std::string_view data)>;
+
+/// The progress line on stderr: `[done/total] N failed, R hosts/s` ("failed": hosts not ok).
+/// Once the run has lasted kProgressDelay it is drawn, and redrawn at most every
+/// kProgressInterval by a thread of its own; write() erases it before other output reaches the
+/// terminal, and stop() erases it for good. Disabled, write() is write_all.
+class ProgressLine : public EngineObserver {
+ public:
+  static constexpr std::chrono::milliseconds kProgressDelay{1000};    // ms before the first draw
+  static constexpr std::chrono::milliseconds kProgressInterval{100};  // ms between redraws
+
+  ProgressLine(std::size_t total, bool enabled);
+  ~ProgressLine() override;
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  void on_host_finished(std::size_t index, const HostResult& result) override;
+  /// Write `data` to `fd` with the progress line out of its way. Safe from any thread.
+  void write(int fd, std::string_view data);
+  /// A notice on stderr that starts on a line of its own (the Ctrl-C message).
+  void notice(std::string_view line);
+  /// Erase the line and stop redrawing; idempotent. Call before the end-of-run output.
+  void stop();
+  /// A WriteFn that calls write().
+  WriteFn writer() {
+    return [this](int fd, std::string_view d) { write(fd, d); };
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void run();
+  void draw_locked(Clock::time_point now);
+  void erase_locked();
+
+  const std::size_t total_;
+  const bool enabled_;
+  const bool stdout_tty_;
+  const Clock::time_point start_;
+  std::atomic<std::size_t> done_{0}, failed_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool shown_ = false;
+  Clock::time_point last_draw_{};
+  std::string last_line_;
+  std::thread thread_;
+};
+
 /// Live mode: every complete line as it arrives, prefixed "host: ". stdout lines go to stdout,
 /// stderr lines to stderr; on a terminal the prefix is coloured (stderr's in red). A line never
 /// mixes with another host's. Hosts that fail to connect or time out get one stderr line.
 class LivePrinter : public EngineObserver {
  public:
-  LivePrinter(std::vector<std::string> names, bool color_out, bool color_err);
+  LivePrinter(std::vector<std::string> names, bool color_out, bool color_err,
+              WriteFn write = write_all);
   void on_output(std::size_t index, Stream stream, std::string_view data) override;
   void on_host_finished(std::size_t index, const HostResult& result) override;
 
@@ -33,6 +87,7 @@ class LivePrinter : public EngineObserver {
   std::vector<std::string> names_;
   std::vector<std::string> pending_out_, pending_err_;
   bool color_out_, color_err_;
+  WriteFn write_;
   std::string buf_;
 };
 
@@ -59,7 +114,7 @@ class Gatherer : public EngineObserver {
 /// held back and sent with the next chunk (or before host_finished).
 class JsonPrinter : public EngineObserver {
  public:
-  explicit JsonPrinter(std::vector<std::string> names);
+  explicit JsonPrinter(std::vector<std::string> names, WriteFn write = write_all);
   void on_host_started(std::size_t index, const std::string& host) override;
   void on_output(std::size_t index, Stream stream, std::string_view data) override;
   void on_host_finished(std::size_t index, const HostResult& result) override;
@@ -71,6 +126,7 @@ class JsonPrinter : public EngineObserver {
 
   std::vector<std::string> names_;
   std::vector<std::string> held_out_, held_err_;  // an incomplete UTF-8 character per stream
+  WriteFn write_;
 };
 
 /// Bytes at the end of `data` that begin a UTF-8 character whose continuation bytes are still

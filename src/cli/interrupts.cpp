@@ -20,7 +20,14 @@ sigset_t watched() {
 
 }  // namespace
 
-InterruptGuard::InterruptGuard(std::function<void()> on_interrupt) {
+InterruptGuard::InterruptGuard(std::function<void()> on_interrupt,
+                               std::function<void(std::string_view)> notify) {
+  if (!notify) {
+    notify = [](std::string_view line) {
+      (void)!::write(STDERR_FILENO, "\n", 1);
+      (void)!::write(STDERR_FILENO, line.data(), line.size());
+    };
+  }
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
@@ -28,19 +35,20 @@ InterruptGuard::InterruptGuard(std::function<void()> on_interrupt) {
   sigaction(SIGTERM, &dfl, &old_term_);
   sigset_t set = watched();
   pthread_sigmask(SIG_BLOCK, &set, &old_mask_);
-  watcher_ = std::thread([set, cb = std::move(on_interrupt)] {
+  watcher_ = std::thread([set, cb = std::move(on_interrupt), notify = std::move(notify)] {
     int seen = 0;
     for (;;) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == kStopSignal) return;
       if (++seen == 1) {
-        static constexpr char kMsg[] =
-            "\nherd: interrupted: starting no new hosts, ending running commands "
-            "(Ctrl-C again to quit now)\n";
-        (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+        notify(
+            "herd: interrupted: starting no new hosts, ending running commands "
+            "(Ctrl-C again to quit now)\n");
         cb();
       } else {
+        // At once: no summary, no waiting for a lock. On a terminal, end the "^C" line first.
+        if (::isatty(STDERR_FILENO) != 0) (void)!::write(STDERR_FILENO, "\n", 1);
         ::_exit(130);
       }
     }

@@ -1,8 +1,10 @@
-// Ctrl-C during a fleet run: the first SIGINT/SIGTERM calls `on_interrupt` (the engine then
-// starts no new host and signals running commands), a second one exits at once with 130.
+// Ctrl-C during a fleet run: the first SIGINT/SIGTERM prints a notice and calls `on_interrupt`
+// (the engine then starts no new host and signals running commands), a second one exits at
+// once with 130.
 #pragma once
 
 #include <functional>
+#include <string_view>
 #include <thread>
 
 #include <signal.h>
@@ -15,7 +17,10 @@ namespace herd::cli {
 /// SIGINT ignored, and an ignored signal would never reach sigwait().
 class InterruptGuard {
  public:
-  explicit InterruptGuard(std::function<void()> on_interrupt);
+  /// `notify` prints the one-line notice of the first signal (default: on stderr, after a
+  /// newline that ends the line the terminal echoed "^C" on).
+  explicit InterruptGuard(std::function<void()> on_interrupt,
+                          std::function<void(std::string_view)> notify = {});
   ~InterruptGuard();
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;

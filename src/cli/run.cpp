@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -116,6 +118,14 @@ int run_single(const RunOptions& o, const Inventory* inventory) {
   return as_int(ExitCode::ok);
 }
 
+/// Whether to draw the progress line: forced by --progress / --no-progress, else only for
+/// people: stderr is a terminal (not a "dumb" one) and the output is not --json.
+bool want_progress(const RunOptions& o, bool tty_err) {
+  if (o.progress || o.no_progress) return o.progress;
+  const char* term = std::getenv("TERM");
+  return tty_err && !o.json && (term == nullptr || std::strcmp(term, "dumb") != 0);
+}
+
 /// A host pattern that names exactly one host literally (no ranges, lists, groups).
 bool is_single_host(const std::string& pattern) {
   return pattern.find_first_of("[],@!&^") == std::string::npos;
@@ -135,15 +145,23 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names, const Invento
   }
   const bool tty_out = ::isatty(STDOUT_FILENO) != 0;
   const bool tty_err = ::isatty(STDERR_FILENO) != 0;
-  LivePrinter live(names, tty_out, tty_err);
+  ProgressLine progress(names.size(), want_progress(o, tty_err));
+  // Warnings of the SSH layer (e.g. a key recorded by auto-add) keep clear of the line too.
+  for (auto& t : *targets) {
+    if (!t.options.on_warning) continue;
+    t.options.on_warning = [&progress](std::string_view w) {
+      progress.write(STDERR_FILENO, fmt::format("herd: {}\n", w));
+    };
+  }
+  LivePrinter live(names, tty_out, tty_err, progress.writer());
   Gatherer gather(names, o.max_output, fold_hosts);
-  JsonPrinter json(names);
+  JsonPrinter json(names, progress.writer());
   EngineObserver* observer = o.json     ? static_cast<EngineObserver*>(&json)
                              : o.gather ? static_cast<EngineObserver*>(&gather)
                                         : static_cast<EngineObserver*>(&live);
   auto recording = start_recording(o, job.request.command, names.size());
   if (!recording) return report(recording.error());
-  std::vector<EngineObserver*> observers{observer};
+  std::vector<EngineObserver*> observers{observer, &progress};
   if (*recording) observers.push_back(&(*recording)->observer());
   Tee tee(std::move(observers));
 
@@ -151,9 +169,11 @@ int run_fleet(const RunOptions& o, std::vector<std::string> names, const Invento
   const auto started = FlowClock::now();
   std::vector<HostResult> results;
   {
-    InterruptGuard interrupts([&engine] { engine.cancel(); });
+    InterruptGuard interrupts([&engine] { engine.cancel(); },
+                              [&progress](std::string_view line) { progress.notice(line); });
     results = engine.run(tee);
   }
+  progress.stop();
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(FlowClock::now() - started);
   if (o.gather) gather.print();
   if (o.json) {
@@ -213,6 +233,11 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   cmd->add_flag("-b,--gather", o.gather, "Gather output; print identical outputs once per group");
   cmd->add_flag("--json", o.json, "One JSON object per event on stdout (docs/json.md)");
   cmd->add_flag("--no-summary", o.no_summary, "Do not print the end-of-run summary");
+  auto* progress = cmd->add_flag(
+      "--progress", o.progress,
+      "Progress line on stderr ([done/total] N failed, R hosts/s) even when it is not a terminal "
+      "(default: on a terminal without --json, after 1 s)");
+  cmd->add_flag("--no-progress", o.no_progress, "Never draw the progress line")->excludes(progress);
   cmd->add_option("--max-output", o.max_output, "Bytes of output kept per host with -b");
   auto* host =
       cmd->add_option("host", o.host, "Host or host pattern (web[01-20], a,b, @group)")->required();
