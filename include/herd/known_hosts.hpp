@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "herd/error.hpp"
@@ -38,10 +39,10 @@ struct HostKey {
 struct KnownHostsEntry {
   enum class Marker { none, revoked, cert_authority };
   Marker marker = Marker::none;
-  std::string hosts;    ///< the host field as written (patterns, or a |1|salt|hash token)
+  std::string hosts;  ///< the host field as written (patterns, or a |1|salt|hash token)
   HostKey key;
-  std::string comment;  ///< text after the key, may be empty
-  std::size_t line = 0; ///< 1-based line number in the file it was read from
+  std::string comment;   ///< text after the key, may be empty
+  std::size_t line = 0;  ///< 1-based line number in the file it was read from
 };
 
 /// The answer of KnownHosts::check().
@@ -93,9 +94,18 @@ class KnownHosts {
                                     std::uint16_t port, const HostKey& key, bool hash = false);
 
  private:
+  /// Note entries_[i] in the index below.
+  void index_entry(std::size_t i);
+  /// The entries that may match `name` (lower-cased), in file order.
+  std::vector<std::size_t> candidates(const std::string& name) const;
+
   std::filesystem::path origin_;
-  std::vector<std::string> lines_;           ///< every line verbatim, for byte-exact rewrite
-  std::vector<KnownHostsEntry> entries_;     ///< the lines that hold keys
+  std::vector<std::string> lines_;        ///< every line verbatim, for byte-exact rewrite
+  std::vector<KnownHostsEntry> entries_;  ///< the lines that hold keys
+  /// Lookups cost O(matches), not O(file), for fleets: entries naming only literal hosts are
+  /// indexed by each (lower-cased) name; hashed names and patterns are always scanned.
+  std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
+  std::vector<std::size_t> scanned_;
 };
 
 }  // namespace herd

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "herd/ssh_config.hpp"
@@ -28,7 +29,8 @@ constexpr std::size_t kSaltBytes = 20;  // bytes, as ssh-keygen -H uses (SHA-1 b
 
 std::string base64_encode(const unsigned char* data, std::size_t len) {
   std::string out(4 * ((len + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -166,7 +168,10 @@ KnownHosts KnownHosts::parse(const std::string& text, std::filesystem::path orig
     std::size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     kh.lines_.push_back(text.substr(start, end - start));
-    if (auto e = parse_line(kh.lines_.back(), kh.lines_.size())) kh.entries_.push_back(*e);
+    if (auto e = parse_line(kh.lines_.back(), kh.lines_.size())) {
+      kh.entries_.push_back(*e);
+      kh.index_entry(kh.entries_.size() - 1);
+    }
     start = end + 1;
   }
   return kh;
@@ -192,7 +197,8 @@ HostKeyCheck KnownHosts::check(const std::string& host, std::uint16_t port,
   const KnownHostsEntry* same_type = nullptr;
   const KnownHostsEntry* other_type = nullptr;
   bool known = false;
-  for (const auto& e : entries_) {
+  for (std::size_t i : candidates(name)) {
+    const KnownHostsEntry& e = entries_[i];
     if (e.marker == KnownHostsEntry::Marker::cert_authority) continue;
     if (!host_field_matches(e.hosts, name)) continue;
     if (e.marker == KnownHostsEntry::Marker::revoked) {
@@ -213,10 +219,12 @@ HostKeyCheck KnownHosts::check(const std::string& host, std::uint16_t port,
   return {HostKeyCheck::Status::unknown, std::nullopt};
 }
 
-std::vector<std::string> KnownHosts::known_types(const std::string& host, std::uint16_t port) const {
+std::vector<std::string> KnownHosts::known_types(const std::string& host,
+                                                 std::uint16_t port) const {
   const std::string name = known_hosts_name(host, port);
   std::vector<std::string> types;
-  for (const auto& e : entries_) {
+  for (std::size_t i : candidates(name)) {
+    const KnownHostsEntry& e = entries_[i];
     if (e.marker != KnownHostsEntry::Marker::none || !host_field_matches(e.hosts, name)) continue;
     if (std::find(types.begin(), types.end(), e.key.type) == types.end()) {
       types.push_back(e.key.type);
@@ -237,6 +245,37 @@ void KnownHosts::add(const std::string& host, std::uint16_t port, const HostKey&
   }
   lines_.push_back(fmt::format("{} {} {}", name, key.type, key.base64));
   entries_.push_back(*parse_line(lines_.back(), lines_.size()));
+  index_entry(entries_.size() - 1);
+}
+
+void KnownHosts::index_entry(std::size_t i) {
+  const std::string& field = entries_[i].hosts;
+  if (field.starts_with("|") || field.find_first_of("*?!") != std::string::npos) {
+    scanned_.push_back(i);
+    return;
+  }
+  std::size_t start = 0;
+  while (start <= field.size()) {
+    std::size_t end = field.find(',', start);
+    if (end == std::string::npos) end = field.size();
+    if (end > start) {
+      auto& list = by_name_[lower(field.substr(start, end - start))];
+      if (list.empty() || list.back() != i) list.push_back(i);
+    }
+    start = end + 1;
+  }
+}
+
+std::vector<std::size_t> KnownHosts::candidates(const std::string& name) const {
+  std::vector<std::size_t> out = scanned_;
+  if (auto it = by_name_.find(name); it != by_name_.end()) {
+    std::vector<std::size_t> merged;
+    merged.reserve(out.size() + it->second.size());
+    std::merge(out.begin(), out.end(), it->second.begin(), it->second.end(),
+               std::back_inserter(merged));
+    out = std::move(merged);
+  }
+  return out;
 }
 
 Result<void> KnownHosts::save(const std::filesystem::path& file) const {

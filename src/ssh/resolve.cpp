@@ -6,6 +6,7 @@
 
 #include "herd/session.hpp"
 #include "herd/ssh_config.hpp"
+#include "ssh/file_cache.hpp"
 #include "ssh/local_user.hpp"
 
 namespace herd {
@@ -45,18 +46,18 @@ void merge(SshHostConfig& into, const SshHostConfig& from) {
 Result<SshHostConfig> lookup_ssh_config(const SessionOptions& o, const std::string& local_user) {
   SshHostConfig merged;
   if (o.ssh_config) {
-    auto cfg = SshConfig::load(*o.ssh_config);
+    auto cfg = ssh::cached_ssh_config(*o.ssh_config);
     if (!cfg) return std::unexpected(cfg.error());
-    return cfg->lookup(o.host, local_user);
+    return (*cfg)->lookup(o.host, local_user);
   }
   if (!o.read_default_ssh_config) return merged;
   std::error_code ec;
   for (const auto& file :
        {ssh::home_dir() / ".ssh/config", std::filesystem::path("/etc/ssh/ssh_config")}) {
     if (!std::filesystem::exists(file, ec)) continue;
-    auto cfg = SshConfig::load(file);
+    auto cfg = ssh::cached_ssh_config(file);
     if (!cfg) return std::unexpected(cfg.error());
-    merge(merged, cfg->lookup(o.host, local_user));
+    merge(merged, (*cfg)->lookup(o.host, local_user));
   }
   return merged;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "ssh/file_cache.hpp"
 #include "ssh/jump.hpp"
 #include "ssh/session_impl.hpp"
 #include "ssh/tcp_connect.hpp"
@@ -237,17 +238,18 @@ Flow<Result<Session>> Session::connect_async(SessionOptions options) {
   if (impl->s == nullptr) {
     co_return impl->error(Errc::local_io, Phase::connect, "cannot allocate an SSH session");
   }
-  KnownHosts known;
+  static const auto no_known_hosts = std::make_shared<const KnownHosts>();
+  std::shared_ptr<const KnownHosts> known = no_known_hosts;
   if (impl->target.host_key_policy != HostKeyPolicy::off) {
-    auto kh = KnownHosts::load(impl->target.known_hosts);
+    auto kh = ssh::cached_known_hosts(impl->target.known_hosts);
     if (!kh) co_return std::unexpected(kh.error());
     known = std::move(*kh);
   }
-  auto known_types = known.known_types(impl->target.hostname, impl->target.port);
+  auto known_types = known->known_types(impl->target.hostname, impl->target.port);
   if (auto r = set_options(*impl, known_types); !r) co_return std::unexpected(r.error());
   auto shaken = co_await handshake(*impl, options);
   if (!shaken) co_return std::unexpected(shaken.error());
-  if (auto r = ssh::verify_host_key(*impl, known); !r) co_return std::unexpected(r.error());
+  if (auto r = ssh::verify_host_key(*impl, *known); !r) co_return std::unexpected(r.error());
   auto authed =
       co_await ssh::authenticate(*impl, options, impl->phase_deadline(options.auth_timeout));
   if (!authed) co_return std::unexpected(authed.error());
