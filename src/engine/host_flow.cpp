@@ -34,8 +34,16 @@ Flow<HostResult> run_host(HostTarget target, ExecRequest request,
     r.total_time = since(started);
     co_return r;
   }
-  ExecSink sink{[&output](std::string_view d) { output(Stream::out, d); },
-                [&output](std::string_view d) { output(Stream::err, d); }};
+  // Counted here, not taken from the ExecResult: a connection lost mid-command has no result,
+  // but the output it delivered was seen and must be counted.
+  ExecSink sink{[&output, &r](std::string_view d) {
+                  r.stdout_bytes += d.size();
+                  output(Stream::out, d);
+                },
+                [&output, &r](std::string_view d) {
+                  r.stderr_bytes += d.size();
+                  output(Stream::err, d);
+                }};
   auto ran = co_await session->exec_async(std::move(request), std::move(sink));
   r.total_time = since(started);
   if (!ran) {
@@ -43,8 +51,6 @@ Flow<HostResult> run_host(HostTarget target, ExecRequest request,
     co_return r;
   }
   const ExecResult& e = *ran;
-  r.stdout_bytes = e.stdout_bytes;
-  r.stderr_bytes = e.stderr_bytes;
   r.exit_code = e.exit_status;
   r.signal = e.exit_signal;
   if (e.cancelled) {
@@ -58,8 +64,8 @@ Flow<HostResult> run_host(HostTarget target, ExecRequest request,
                             static_cast<double>(e.duration.count()) / 1000.0);
   } else if (e.exit_signal) {
     r.status = HostStatus::failed;
-    r.message = fmt::format("killed by signal {}{}", *e.exit_signal,
-                            e.core_dumped ? " (core dumped)" : "");
+    r.message =
+        fmt::format("killed by signal {}{}", *e.exit_signal, e.core_dumped ? " (core dumped)" : "");
   } else if (!e.exit_status) {
     r.status = HostStatus::error;
     r.phase = Phase::command;

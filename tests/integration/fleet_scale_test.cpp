@@ -329,6 +329,7 @@ TEST_F(FleetScale, EveryHostEndsWithItsFaultsStatusWithinTheDeadlines) {
       EXPECT_GT(got.size(), 0U) << host;
       EXPECT_LE(got.size(), 1024U) << host;
       EXPECT_EQ(want_out.compare(0, got.size(), got), 0) << host << ": not a prefix";
+      EXPECT_EQ(e.at("stdout_bytes"), got.size()) << host << ": delivered bytes not counted";
     }
     if (fault != "" && fault != "drop") {
       EXPECT_EQ(output[host], "") << host;
