@@ -45,13 +45,16 @@ class Authenticator {
       : impl_(impl), o_(o), deadline_(d) {}
 
   Flow<Result<void>> run() {
-    Outcome first = co_await step([this] { return ssh_userauth_none(impl_.s, nullptr); });
-    if (first == Outcome::success) co_return Result<void>{};
-    if (first == Outcome::timeout) co_return timed_out();
-    if (first == Outcome::error) co_return protocol_error();
-    methods_ = ssh_userauth_list(impl_.s, nullptr);
-
     const ResolvedTarget& t = impl_.target;
+    // With keys named, offer them at once (signed): asking "none" first for the server's methods
+    // costs a round trip per host, which a fleet behind latency pays thousands of times. The
+    // methods are learnt only if the keys are refused.
+    const bool keys_first = t.pubkey_auth && (!t.key_files.empty() || !o_.private_keys.empty());
+    if (keys_first) {
+      methods_ = SSH_AUTH_METHOD_PUBLICKEY;
+    } else if (auto r = co_await probe_methods(); r) {
+      co_return finish(*r);
+    }
     if (t.pubkey_auth && (methods_ & SSH_AUTH_METHOD_PUBLICKEY)) {
       for (const auto& file : t.key_files) {
         Outcome r = co_await try_key_file(file);
@@ -61,6 +64,11 @@ class Authenticator {
         Outcome r = co_await try_key_text(o_.private_keys[i], i);
         if (r != Outcome::denied) co_return finish(r);
       }
+    }
+    if (keys_first) {
+      if (auto r = co_await probe_methods(); r) co_return finish(*r);
+    }
+    if (t.pubkey_auth && (methods_ & SSH_AUTH_METHOD_PUBLICKEY)) {
       if (agent_allowed()) {
         impl_.attempts.push_back("agent");
         Outcome r = co_await step([this] { return ssh_userauth_agent(impl_.s, nullptr); });
@@ -92,6 +100,15 @@ class Authenticator {
   }
 
  private:
+  /// Ask with "none" which methods the server accepts (into methods_). An outcome to end with
+  /// when that settles it (success, timeout, error), else nullopt.
+  Flow<std::optional<Outcome>> probe_methods() {
+    Outcome first = co_await step([this] { return ssh_userauth_none(impl_.s, nullptr); });
+    if (first != Outcome::denied && first != Outcome::partial) co_return first;
+    methods_ = ssh_userauth_list(impl_.s, nullptr);
+    co_return std::nullopt;
+  }
+
   template <class F>
   Flow<Outcome> step(F call) {
     int rc = co_await drive(impl_, deadline_, SSH_AUTH_AGAIN, call);
@@ -105,7 +122,8 @@ class Authenticator {
     if (agent && *agent != "SSH_AUTH_SOCK") return true;
     const char* sock = std::getenv("SSH_AUTH_SOCK");
     // IdentitiesOnly limits the agent to the configured keys; herd then uses the files only.
-    return sock != nullptr && *sock != '\0' && !(impl_.target.identities_only && !impl_.target.key_files.empty());
+    return sock != nullptr && *sock != '\0' &&
+           !(impl_.target.identities_only && !impl_.target.key_files.empty());
   }
 
   bool already_tried(const std::filesystem::path& file) const {
@@ -158,8 +176,8 @@ class Authenticator {
       if (rc != SSH_AUTH_INFO) co_return outcome_of(rc);
       int prompts = ssh_userauth_kbdint_getnprompts(impl_.s);
       for (int i = 0; i < prompts; ++i) {
-        if (ssh_userauth_kbdint_setanswer(impl_.s, static_cast<unsigned>(i),
-                                          o_.password->c_str()) < 0) {
+        if (ssh_userauth_kbdint_setanswer(impl_.s, static_cast<unsigned>(i), o_.password->c_str()) <
+            0) {
           co_return Outcome::error;
         }
       }
@@ -193,7 +211,8 @@ class Authenticator {
                                    methods_text(methods_)));
   }
   Result<void> timed_out() const {
-    return impl_.wait_error(Phase::auth, fmt::format("authentication timed out (tried {})", tried()));
+    return impl_.wait_error(Phase::auth,
+                            fmt::format("authentication timed out (tried {})", tried()));
   }
   Result<void> protocol_error() const {
     return impl_.error(Errc::protocol_error, Phase::auth,
