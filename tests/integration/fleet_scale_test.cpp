@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "lab.hpp"
+#include "sim_fleet.hpp"
 
 extern char** environ;
 
@@ -39,23 +39,8 @@ constexpr long kConnectTimeoutMs = 2000;  // --connect-timeout: ends the black-h
 constexpr long kHostTimeoutMs = 10000;    // --host-timeout: no host may run longer
 constexpr long kSlackMs = 5000;           // process start/exit, a loaded 2-core machine
 
-// Poll `done` every 20 ms until it holds or `limit` passes.
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
 long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<std::string> lines_of(const std::string& s) {
@@ -71,111 +56,10 @@ std::vector<json> events_of(const std::string& s) {
   return out;
 }
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string sim_name(int i) {
   std::string n = std::to_string(i);
   return "sim" + std::string(4 - n.size(), '0') + n;
 }
-
-// A running herd-sim in a temporary directory with its own client key; SIGTERM (then SIGKILL)
-// and removal at the end.
-class SimFleet {
- public:
-  explicit SimFleet(const std::vector<std::string>& extra_args) {
-    char tmpl[] = "/tmp/herd-scale-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    key_ = dir_ / "id_ed25519";
-    auto keygen =
-        run_shell("ssh-keygen -q -t ed25519 -N '' -C scale-test -f '" + key_.string() + "'");
-    if (keygen.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + keygen.err);
-    std::vector<std::string> args{HERD_SIM_BINARY,
-                                  "--dir",
-                                  fleet().string(),
-                                  "--threads",
-                                  "2",
-                                  "--authorized-key",
-                                  key_.string() + ".pub",
-                                  "--max-seconds",
-                                  "300"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, HERD_SIM_BINARY, nullptr, nullptr, argv.data(), environ) != 0) {
-      throw std::runtime_error("cannot start herd-sim");
-    }
-    if (!wait_until([&] { return fs::exists(fleet() / "ready") || exited(); },
-                    std::chrono::seconds(30)) ||
-        exited()) {
-      throw std::runtime_error("herd-sim did not become ready");
-    }
-  }
-  ~SimFleet() {
-    if (pid_ > 0 && !exited()) {
-      ::kill(pid_, SIGTERM);
-      if (!wait_until([&] { return exited(); }, std::chrono::seconds(10))) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-      }
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  SimFleet(const SimFleet&) = delete;
-  SimFleet& operator=(const SimFleet&) = delete;
-
-  fs::path dir() const { return dir_; }
-  fs::path fleet() const { return dir_ / "fleet"; }
-
-  /// `herd run -F ssh_config -i key ...` with `args` (pattern, `--`, command included); with
-  /// `inventory`, the hosts come from herd-sim's inventory.ini and no ssh_config is read (not
-  /// even the system's, whose HashKnownHosts would change what is recorded).
-  ProcessResult herd(const std::vector<std::string>& args, bool inventory = false) const {
-    std::vector<std::string> a{"run", "-F", (fleet() / "ssh_config").string()};
-    if (inventory)
-      a = {"run", "-F", "/dev/null", "--inventory", (fleet() / "inventory.ini").string()};
-    a.insert(a.end(), {"-i", key_.string(), "--no-agent", "--no-default-keys"});
-    a.insert(a.end(), args.begin(), args.end());
-    return run_herd(a);
-  }
-
-  /// As herd(), with stdout written to `out_file` (the test harness keeps only 1 MiB of it).
-  ProcessResult herd_to_file(const std::vector<std::string>& args, const fs::path& out_file) const {
-    std::string script = "exec " + quote(HERD_BINARY) + " run";
-    for (const auto& a :
-         std::vector<std::string>{"-F", (fleet() / "ssh_config").string(), "-i", key_.string(),
-                                  "--no-agent", "--no-default-keys"}) {
-      script += " " + quote(a);
-    }
-    for (const auto& a : args) script += " " + quote(a);
-    return run_shell(script + " > " + quote(out_file.string()));
-  }
-
-  /// faults.json: host -> fault kind.
-  std::map<std::string, std::string> faults() const {
-    std::map<std::string, std::string> out;
-    const json parsed = json::parse(read_file(fleet() / "faults.json"));
-    for (const auto& [host, kind] : parsed.items()) out[host] = kind.get<std::string>();
-    return out;
-  }
-
- private:
-  bool exited() {
-    if (reaped_) return true;
-    int status = 0;
-    reaped_ = ::waitpid(pid_, &status, WNOHANG) == pid_;
-    return reaped_;
-  }
-  fs::path dir_, key_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
 
 /// docs/json.md's field tables: event name (a "### `name`" heading) -> field names (the
 /// first column of its table).
@@ -218,9 +102,10 @@ const std::map<std::string, Expected>& expected_outcomes() {
 class FleetScale : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    faulty_ = std::make_unique<SimFleet>(std::vector<std::string>{
-        "--hosts", std::to_string(kHosts), "--seed", "7", "--fault", "refused=5%", "--fault",
-        "blackhole=5%", "--fault", "hostkey=5%", "--fault", "authfail=5%", "--fault", "drop=5%"});
+    faulty_ = std::make_unique<SimFleet>(
+        std::vector<std::string>{"--hosts", std::to_string(kHosts), "--threads", "2", "--seed", "7",
+                                 "--fault", "refused=5%", "--fault", "blackhole=5%", "--fault",
+                                 "hostkey=5%", "--fault", "authfail=5%", "--fault", "drop=5%"});
   }
   static void TearDownTestSuite() { faulty_.reset(); }
   static std::unique_ptr<SimFleet> faulty_;
@@ -244,11 +129,11 @@ TEST_F(FleetScale, EveryHostEndsWithItsFaultsStatusWithinTheDeadlines) {
 
   const auto events_file = faulty_->dir() / "events.json";
   const auto started = Clock::now();
-  auto r = faulty_->herd_to_file({"--json", "-f", std::to_string(kFanout), "--connect-timeout",
-                                  std::to_string(kConnectTimeoutMs / 1000), "--host-timeout",
-                                  std::to_string(kHostTimeoutMs / 1000), "--store", store,
-                                  kAllHosts, "--", "echo hello; seq 1 2000"},
-                                 events_file);
+  auto r = faulty_->run_to_file({"--json", "-f", std::to_string(kFanout), "--connect-timeout",
+                                 std::to_string(kConnectTimeoutMs / 1000), "--host-timeout",
+                                 std::to_string(kHostTimeoutMs / 1000), "--store", store, kAllHosts,
+                                 "--", "echo hello; seq 1 2000"},
+                                events_file);
   const long wall_ms = ms_since(started);
   ASSERT_FALSE(r.killed) << "herd hung";
   EXPECT_EQ(r.exit_code, 3) << r.err;  // some hosts were not reached
@@ -388,8 +273,8 @@ TEST_F(FleetScale, ChangedHostKeysFailThoseHostsAndAreListed) {
   const auto known_hosts = faulty_->fleet() / "known_hosts";
   const auto before = read_file(known_hosts);
 
-  auto r = faulty_->herd({"--no-record", "--host-key-policy", "accept-new", "--connect-timeout",
-                          "2", "sim[0001-0200]", "--", "true"});
+  auto r = faulty_->run({"--no-record", "--host-key-policy", "accept-new", "--connect-timeout", "2",
+                         "sim[0001-0200]", "--", "true"});
   ASSERT_FALSE(r.killed);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(read_file(known_hosts), before) << "known_hosts was changed";
@@ -427,9 +312,9 @@ TEST_F(FleetScale, JsonOutputNeverSplitsAUtf8Character) {
     if (!faults.contains(sim_name(i))) hosts.push_back(sim_name(i));
   }
   const auto file = faulty_->dir() / "utf8.json";
-  auto r = faulty_->herd_to_file({"--json", "--no-record", hosts[0] + "," + hosts[1], "--",
-                                  "yes é | head -c 999999; printf '\\303' >&2"},
-                                 file);
+  auto r = faulty_->run_to_file({"--json", "--no-record", hosts[0] + "," + hosts[1], "--",
+                                 "yes é | head -c 999999; printf '\\303' >&2"},
+                                file);
   ASSERT_FALSE(r.killed);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string want;
@@ -460,7 +345,7 @@ TEST_F(FleetScale, JsonOutputNeverSplitsAUtf8Character) {
 }
 
 TEST(FleetScaleFirstContact, AcceptNewRecordsEveryHostOnceThenStrictSucceeds) {
-  SimFleet fleet({"--hosts", std::to_string(kHosts)});
+  SimFleet fleet({"--hosts", std::to_string(kHosts), "--threads", "2"});
   const auto kh = fleet.dir() / "known_hosts.new";
   std::ofstream(kh).close();  // empty: every host is new
   const std::vector<std::string> common{"--json", "--no-record", "--known-hosts", kh.string(),
@@ -476,7 +361,7 @@ TEST(FleetScaleFirstContact, AcceptNewRecordsEveryHostOnceThenStrictSucceeds) {
   auto args = common;
   args.insert(args.end(), {"accept-new", kAllHosts, "--", "true"});
   // The inventory, not the 1000-block ssh_config: herd parses ssh_config once per host.
-  auto first = fleet.herd(args, true);  // stdin is closed: a prompt could only fail
+  auto first = fleet.run(args, true);  // stdin is closed: a prompt could only fail
   ASSERT_FALSE(first.killed);
   EXPECT_EQ(first.exit_code, 0) << first.err.substr(0, 2000);
   EXPECT_EQ(count_ok(first), kHosts);
@@ -502,7 +387,7 @@ TEST(FleetScaleFirstContact, AcceptNewRecordsEveryHostOnceThenStrictSucceeds) {
   const auto after_first = read_file(kh);
   args = common;
   args.insert(args.end(), {"strict", kAllHosts, "--", "true"});
-  auto second = fleet.herd(args, true);
+  auto second = fleet.run(args, true);
   ASSERT_FALSE(second.killed);
   EXPECT_EQ(second.exit_code, 0) << second.err.substr(0, 2000);
   EXPECT_EQ(count_ok(second), kHosts);

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "lab.hpp"
+#include "sim_fleet.hpp"
 
 extern char** environ;
 
@@ -27,16 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-
-// Poll `done` every 20 ms until it holds or `limit` passes.
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -51,112 +41,6 @@ std::size_t open_fds(pid_t pid) {
   }
   return n;
 }
-
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/herd-sim-test-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// A running herd-sim with its own directory and client key; SIGTERM (then SIGKILL) at the end.
-class SimFleet {
- public:
-  explicit SimFleet(const std::vector<std::string>& extra_args) {
-    dir_ = temp_.path();
-    key_ = dir_ / "id_ed25519";
-    auto keygen =
-        run_shell("ssh-keygen -q -t ed25519 -N '' -C sim-test -f '" + key_.string() + "'");
-    if (keygen.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + keygen.err);
-    std::vector<std::string> args{HERD_SIM_BINARY,
-                                  "--dir",
-                                  (dir_ / "fleet").string(),
-                                  "--authorized-key",
-                                  key_.string() + ".pub",
-                                  "--max-seconds",
-                                  "300"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, HERD_SIM_BINARY, nullptr, nullptr, argv.data(), environ) != 0) {
-      throw std::runtime_error("cannot start herd-sim");
-    }
-    if (!wait_until([&] { return fs::exists(fleet() / "ready") || exited(); },
-                    std::chrono::seconds(30)) ||
-        exited()) {
-      throw std::runtime_error("herd-sim did not become ready");
-    }
-  }
-  ~SimFleet() {
-    if (pid_ <= 0 || exited()) return;
-    kill(pid_, SIGTERM);
-    if (!wait_until([&] { return exited(); }, std::chrono::seconds(10))) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  SimFleet(const SimFleet&) = delete;
-  SimFleet& operator=(const SimFleet&) = delete;
-
-  pid_t pid() const { return pid_; }
-  fs::path fleet() const { return dir_ / "fleet"; }
-  std::string config() const { return (fleet() / "ssh_config").string(); }
-
-  /// herd run against host `host` with `args` before the host and `command` after `--`.
-  ProcessResult herd(const std::string& host, const std::string& command,
-                     const std::vector<std::string>& args = {}) const {
-    std::vector<std::string> a{"run",         "-F",         config(),           "-i",
-                               key_.string(), "--no-agent", "--no-default-keys"};
-    a.insert(a.end(), args.begin(), args.end());
-    a.insert(a.end(), {host, "--", command});
-    return run_herd(a);
-  }
-  /// The OpenSSH client line for this fleet (append host and command).
-  std::string ssh() const {
-    return "ssh -F '" + config() + "' -i '" + key_.string() +
-           "' -o BatchMode=yes -o IdentitiesOnly=yes";
-  }
-  /// The port of `host`, from ssh_config.
-  int port(const std::string& host) const {
-    std::ifstream in(config());
-    std::string line;
-    bool in_host = false;
-    while (std::getline(in, line)) {
-      std::istringstream words(line);
-      std::string key, value;
-      words >> key >> value;
-      if (key == "Host") in_host = value == host;
-      if (in_host && key == "Port") return std::stoi(value);
-    }
-    return -1;
-  }
-
- private:
-  bool exited() {
-    if (reaped_) return true;
-    int status = 0;
-    reaped_ = waitpid(pid_, &status, WNOHANG) == pid_;
-    return reaped_;
-  }
-  TempDir temp_;
-  fs::path dir_, key_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
 
 // One fleet for the suite; the fault hosts are named explicitly.
 class Sim : public ::testing::Test {
