@@ -280,6 +280,14 @@ class JumpRelay {
       }
       ::poll(fds.data(), fds.size(), -1);
       if (fds[0].revents != 0) drain_wake();
+      // A session that closed its socket while we hold bytes for its channel (window full,
+      // so POLLIN was not asked) would report POLLHUP on every poll: it is gone, end its link.
+      for (std::size_t i = 0; i < links_.size(); ++i) {
+        const pollfd& p = fds[i + 2];
+        if ((p.revents & (POLLHUP | POLLERR)) != 0 && (p.events & POLLIN) == 0) {
+          links_[i]->done = true;
+        }
+      }
     }
   }
 
