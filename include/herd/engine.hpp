@@ -70,7 +70,7 @@ struct HostTarget {
 /// What to run and how widely.
 struct FleetJob {
   ExecRequest request;        ///< command, env, stdin_data, pty, command timeout
-  int fanout = 128;           ///< hosts in flight at once
+  int fanout = 256;           ///< hosts in flight at once (see docs/architecture.md)
   int loops = 0;              ///< worker loops; 0 = one per core
   std::optional<std::chrono::milliseconds> host_timeout;  ///< total deadline per host
 };

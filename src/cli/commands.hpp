@@ -24,7 +24,7 @@ struct RunOptions {
   std::string script_file;  ///< run this local script with sh -s
   bool pty = false;
   std::vector<std::string> excludes;
-  int fanout = 128;
+  int fanout = 256;
   bool gather = false;
   bool json = false;
   bool no_summary = false;

@@ -226,7 +226,7 @@ CLI::App* setup_run(CLI::App& app, RunOptions& o) {
   cmd->add_option("--script", o.script_file,
                   "Run this local script on every host in one shell (sh -s)");
   cmd->add_flag("-t,--tty", o.pty, "Allocate a PTY (stdout and stderr then merge)");
-  cmd->add_option("-f,--fanout", o.fanout, "Hosts in flight at once (default 128)")
+  cmd->add_option("-f,--fanout", o.fanout, "Hosts in flight at once (default 256)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("-x,--exclude", o.excludes, "Leave out hosts matching this pattern (repeatable)")
       ->allow_extra_args(false);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -301,6 +302,39 @@ TEST_F(FleetScale, ChangedHostKeysFailThoseHostsAndAreListed) {
   EXPECT_EQ(listed, changed) << pattern;
   EXPECT_NE(r.err.find("herd: 200 hosts in"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(std::to_string(changed.size()) + " host_key"), std::string::npos) << r.err;
+}
+
+TEST_F(FleetScale, DefaultWindowIs256AndIsRefilledAsHostsFinish) {
+  // 300 healthy hosts whose command lasts 1 s: at the default window exactly 256 are in flight
+  // at once, and the other 44 start as the first ones finish.
+  const auto faults = faulty_->faults();
+  std::string pattern;
+  int count = 0;
+  for (int i = 1; count < 300; ++i) {
+    if (faults.contains(sim_name(i))) continue;
+    pattern += (pattern.empty() ? "" : ",") + sim_name(i);
+    ++count;
+  }
+  const auto file = faulty_->dir() / "window.json";
+  auto r =
+      faulty_->run_to_file({"--json", "--no-record", pattern, "--", "sleep 1; echo done"}, file);
+  ASSERT_FALSE(r.killed);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  int in_flight = 0, most = 0, ok = 0, started_after_a_finish = 0, finished = 0;
+  for (const auto& e : events_of(read_file(file))) {
+    if (e.at("event") == "host_started") {
+      most = std::max(most, ++in_flight);
+      if (finished > 0) ++started_after_a_finish;
+    }
+    if (e.at("event") == "host_finished") {
+      --in_flight;
+      ++finished;
+      if (e.at("status") == "ok") ++ok;
+    }
+  }
+  EXPECT_EQ(most, 256);
+  EXPECT_EQ(started_after_a_finish, 44);
+  EXPECT_EQ(ok, 300);
 }
 
 TEST_F(FleetScale, JsonOutputNeverSplitsAUtf8Character) {
