@@ -27,8 +27,8 @@ class InterruptGuard {
 
  private:
   sigset_t old_mask_;
-  struct sigaction old_int_ {
-  }, old_term_{};
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
   std::thread watcher_;
 };
 
