@@ -6,6 +6,7 @@
 // can tell, what to do about it. Exceptions are reserved for misuse and parse errors.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ enum class Errc {
   local_io,
   bad_config,
   cancelled,
+  file_error,       ///< a remote file operation failed (Error::sftp_status says how)
+  verify_failed,    ///< a transferred file's checksum did not match
+  unsupported,      ///< the server lacks the operation or extension
 };
 
 /// The std::error_category of herd::Errc.
@@ -59,7 +63,11 @@ ErrorKind kind_of(Errc e) noexcept;
 std::string_view to_string(ErrorKind k) noexcept;
 
 /// The phases of a session; a timeout or failure names the one it happened in.
-enum class Phase { resolve, connect, handshake, host_key, auth, channel, command, close };
+enum class Phase {
+  resolve, connect, handshake, host_key, auth, channel, command, close,
+  transfer,  ///< moving file data (SFTP)
+  verify,    ///< comparing checksums after a transfer
+};
 
 /// Stable lower-case name of a phase ("connect", "handshake", ...).
 std::string_view to_string(Phase p) noexcept;
@@ -70,6 +78,8 @@ struct Error {
   Phase phase = Phase::connect;
   std::string host;     ///< "user@host:port" or the alias the caller used
   std::string message;  ///< one line, no trailing newline
+  std::uint32_t sftp_status = 0;  ///< the server's SFTP status code (file_error), else 0
+  std::string path;               ///< the file concerned, when there is one
 
   ErrorKind kind() const noexcept { return kind_of(code); }
 };

@@ -91,6 +91,22 @@ Flow<Result<void>> request_pty(Session::Impl& impl, ChannelState& c, const PtyOp
   co_return Result<void>{};
 }
 
+Flow<Result<void>> request_subsystem(Session::Impl& impl, ChannelState& c, std::string name,
+                                     Deadline d) {
+  int rc = co_await drive(impl, d, SSH_AGAIN, [&c, &name] {
+    return ssh_channel_request_subsystem(c.ch, name.c_str());
+  });
+  if (rc == SSH_AGAIN) {
+    co_return impl.wait_error(Phase::channel, fmt::format("timed out starting the {} subsystem", name));
+  }
+  if (rc != SSH_OK) {
+    co_return impl.error(Errc::channel_error, Phase::channel,
+                         fmt::format("the server refused the {} subsystem: {}", name,
+                                     impl.ssh_error()));
+  }
+  co_return Result<void>{};
+}
+
 bool pump(ChannelState& c) {
   // Before EOF, ssh_channel_poll processes incoming packets (our buffers are always empty).
   // After EOF it no longer does; in a non-blocking session ssh_channel_get_exit_status then

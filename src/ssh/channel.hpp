@@ -56,6 +56,10 @@ Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, De
 Flow<Result<void>> request_pty(Session::Impl& impl, ChannelState& c, const PtyOptions& pty,
                                Deadline d);
 
+/// Start subsystem `name` (e.g. "sftp") on the channel.
+Flow<Result<void>> request_subsystem(Session::Impl& impl, ChannelState& c, std::string name,
+                                     Deadline d);
+
 /// Process whatever packets have arrived, without blocking: data goes to `on_data`, exit status
 /// and signal to the state. Returns false when the connection is lost.
 bool pump(ChannelState& c);

@@ -24,6 +24,9 @@ class HerdCategory final : public std::error_category {
       case Errc::local_io: return "local I/O error";
       case Errc::bad_config: return "bad configuration";
       case Errc::cancelled: return "cancelled";
+      case Errc::file_error: return "remote file operation failed";
+      case Errc::verify_failed: return "checksum mismatch";
+      case Errc::unsupported: return "not supported by the server";
     }
     return "unknown herd error";
   }
@@ -49,7 +52,10 @@ ErrorKind kind_of(Errc e) noexcept {
     case Errc::protocol_error:
     case Errc::channel_error: return ErrorKind::protocol;
     case Errc::timeout: return ErrorKind::timeout;
-    case Errc::remote_failed: return ErrorKind::remote;
+    case Errc::remote_failed:
+    case Errc::file_error:
+    case Errc::verify_failed: return ErrorKind::remote;
+    case Errc::unsupported: return ErrorKind::protocol;
     case Errc::cancelled: return ErrorKind::cancelled;
     case Errc::ok:
     case Errc::local_io:
@@ -82,6 +88,8 @@ std::string_view to_string(Phase p) noexcept {
     case Phase::channel: return "channel";
     case Phase::command: return "command";
     case Phase::close: return "close";
+    case Phase::transfer: return "transfer";
+    case Phase::verify: return "verify";
   }
   return "connect";
 }

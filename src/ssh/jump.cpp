@@ -20,11 +20,6 @@
 
 namespace herd {
 
-/// The relay's way to the libssh session of the jump host it connected.
-struct SessionAccess {
-  static Session::Impl& of(Session& s) { return *s.impl_; }
-};
-
 namespace ssh {
 namespace {
 

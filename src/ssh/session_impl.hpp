@@ -42,6 +42,12 @@ struct Session::Impl {
   std::unexpected<Error> wait_error(Phase phase, std::string what) const;
 };
 
+/// The way code inside src/ssh and src/sftp reaches a Session's libssh state (the jump relay
+/// drives its jump host's session; SFTP opens its channel on it).
+struct SessionAccess {
+  static Session::Impl& of(Session& s) { return *s.impl_; }
+};
+
 namespace ssh {
 
 /// Run a non-blocking libssh call until it stops answering `again` or `d` passes.

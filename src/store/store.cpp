@@ -28,7 +28,7 @@ constexpr HostStatus kStatuses[] = {
 
 std::optional<Phase> phase_from(std::string_view name) {
   for (auto p : {Phase::resolve, Phase::connect, Phase::handshake, Phase::host_key, Phase::auth,
-                 Phase::channel, Phase::command, Phase::close}) {
+                 Phase::channel, Phase::command, Phase::close, Phase::transfer, Phase::verify}) {
     if (to_string(p) == name) return p;
   }
   return std::nullopt;
