@@ -229,7 +229,7 @@ class Session {
   struct Impl;  ///< opaque; defined in src/ssh (the only place that sees libssh)
 
  private:
-  friend struct SessionAccess;  // src/ssh/jump.cpp: a jump host's relay drives its session
+  friend struct SessionAccess;  // src/ssh, src/sftp: the libssh session behind it
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
