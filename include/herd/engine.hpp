@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,16 +68,27 @@ struct HostTarget {
   SessionOptions options;  ///< options.host is what ssh_config is matched against
 };
 
+/// Which stream a chunk of output came from.
+enum class Stream { out, err };
+
+/// Receives a host's output as it arrives.
+using HostOutput = std::function<void(Stream, std::string_view)>;
+
+/// Per-host work other than one command (file transfers, tasks). It runs on a worker loop once
+/// the host is connected: it works on `session`, fills `result` (bytes, message; status ok
+/// unless it sets `failed`), and returns an Error for a failure that ends the host. Hosts run
+/// concurrently on several threads: shared state it touches must be thread-safe.
+using HostWork = std::function<Flow<Result<void>>(std::size_t index, Session& session,
+                                                   HostResult& result, const HostOutput& output)>;
+
 /// What to run and how widely.
 struct FleetJob {
   ExecRequest request;        ///< command, env, stdin_data, pty, command timeout
+  HostWork work;              ///< when set, runs instead of `request`
   int fanout = 256;           ///< hosts in flight at once (see docs/architecture.md)
   int loops = 0;              ///< worker loops; 0 = one per core
   std::optional<std::chrono::milliseconds> host_timeout;  ///< total deadline per host
 };
-
-/// Which stream a chunk of output came from.
-enum class Stream { out, err };
 
 /// Receives the engine's events, all on the coordinator thread.
 class EngineObserver {

@@ -23,11 +23,17 @@ int main(int argc, char** argv) {
   ShellOptions shell;
   NodesOptions nodes;
   JobsOptions jobs;
+  TransferCliOptions put;
+  TransferCliOptions get;
   run.argv.assign(argv, argv + argc);
+  put.fleet.argv = run.argv;
+  get.fleet.argv = run.argv;
   auto* run_cmd = setup_run(app, run);
   auto* shell_cmd = setup_shell(app, shell);
   auto* nodes_cmd = setup_nodes(app, nodes);
   auto* jobs_cmd = setup_jobs(app, jobs);
+  auto* put_cmd = setup_put(app, put);
+  auto* get_cmd = setup_get(app, get);
 
   try {
     app.parse(argc, argv);
@@ -48,6 +54,14 @@ int main(int argc, char** argv) {
   if (shell_cmd->parsed()) {
     configure_logging(shell.common.verbosity);
     return run_shell(shell);
+  }
+  if (put_cmd->parsed()) {
+    configure_logging(put.fleet.common.verbosity);
+    return run_put(put);
+  }
+  if (get_cmd->parsed()) {
+    configure_logging(get.fleet.common.verbosity);
+    return run_get(get);
   }
   if (nodes_cmd->parsed()) return run_nodes(nodes);
   if (jobs_cmd->parsed()) return run_jobs(jobs);

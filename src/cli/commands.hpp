@@ -43,6 +43,26 @@ struct RunOptions {
 CLI::App* setup_run(CLI::App& app, RunOptions& o);
 int run_run(const RunOptions& o);
 
+/// Options of `herd put` and `herd get`.
+struct TransferCliOptions {
+  RunOptions fleet;                ///< host pattern, connection and fleet options
+  std::vector<std::string> paths;  ///< sources..., then the destination
+  bool recursive = false;          ///< -r: directories and their contents
+  bool preserve = false;           ///< -p: keep modes and times
+  std::vector<std::string> exclude;  ///< --exclude GLOB: leave out matching files (name or path)
+  std::string checksum = "sha256";   ///< --checksum sha256|md5|none
+  bool no_verify = false;            ///< --no-verify: the same as --checksum none
+  bool resume = false;               ///< --resume: continue interrupted transfers
+  bool follow_links = false;         ///< -L: copy what symlinks point to
+  int max_open_files = 32;           ///< files in progress at once per host
+};
+/// `herd put PATTERN LOCAL... REMOTE`
+CLI::App* setup_put(CLI::App& app, TransferCliOptions& o);
+int run_put(const TransferCliOptions& o);
+/// `herd get PATTERN REMOTE... LOCALDIR`
+CLI::App* setup_get(CLI::App& app, TransferCliOptions& o);
+int run_get(const TransferCliOptions& o);
+
 struct ShellOptions {
   CommonOptions common;
   std::string host;

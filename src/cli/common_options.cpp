@@ -8,9 +8,9 @@
 
 namespace herd::cli {
 
-void add_common_options(CLI::App& app, CommonOptions& o) {
+void add_common_options(CLI::App& app, CommonOptions& o, const char* port_flags) {
   app.add_option("-l,--user", o.user, "Remote user (default: ssh_config User, else local user)");
-  app.add_option("-p,--port", o.port, "Remote port (default: ssh_config Port, else 22)")
+  app.add_option(port_flags, o.port, "Remote port (default: ssh_config Port, else 22)")
       ->check(CLI::Range(1, 65535));
   app.add_option("-i,--identity", o.identities,
                  "Private key file (repeatable); a file that is not a key is the inventory")

@@ -30,7 +30,7 @@ struct CommonOptions {
 };
 
 /// Register the common options on a subcommand.
-void add_common_options(CLI::App& app, CommonOptions& o);
+void add_common_options(CLI::App& app, CommonOptions& o, const char* port_flags = "-p,--port");
 
 /// Build SessionOptions for `host`; reads secrets from the named environment variables.
 /// Returns an Error (bad_config) for an unknown policy or an unset variable.

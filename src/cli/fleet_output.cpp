@@ -39,17 +39,30 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
+// ---- shared ----
+
+namespace {
+/// A failed command speaks for itself on stderr; every other failure (a transfer's too, which
+/// has no exit status) gets herd's one-line message.
+bool shows_message(const HostResult& r) {
+  if (r.status == HostStatus::ok) return false;
+  return r.status != HostStatus::failed || (!r.exit_code && !r.signal);
+}
+}  // namespace
+
 // ---- progress ----
 
 namespace {
 constexpr std::string_view kEraseLine = "\r\033[K";  // to column 0, clear to the end of line
 }  // namespace
 
-ProgressLine::ProgressLine(std::size_t total, bool enabled)
+ProgressLine::ProgressLine(std::size_t total, bool enabled,
+                           const std::atomic<std::uint64_t>* bytes)
     : total_(total),
       enabled_(enabled),
       stdout_tty_(::isatty(STDOUT_FILENO) != 0),
-      start_(Clock::now()) {
+      start_(Clock::now()),
+      bytes_(bytes) {
   if (!enabled_) return;
   // The drawing thread takes no signal: SIGINT must reach InterruptGuard's sigwait(), which
   // only threads that block it leave it to.
@@ -88,9 +101,13 @@ void ProgressLine::run() {
 void ProgressLine::draw_locked(Clock::time_point now) {
   const double secs = std::chrono::duration<double>(now - start_).count();
   const std::size_t done = done_.load(std::memory_order_relaxed);
-  const std::string line = fmt::format("{}[{}/{}] {} failed, {:.1f} hosts/s", kEraseLine, done,
-                                       total_, failed_.load(std::memory_order_relaxed),
-                                       secs > 0 ? static_cast<double>(done) / secs : 0.0);
+  std::string line = fmt::format("{}[{}/{}] {} failed, {:.1f} hosts/s", kEraseLine, done, total_,
+                                 failed_.load(std::memory_order_relaxed),
+                                 secs > 0 ? static_cast<double>(done) / secs : 0.0);
+  if (bytes_ != nullptr) {
+    const double mib = static_cast<double>(bytes_->load(std::memory_order_relaxed)) / 1048576.0;
+    line += fmt::format(", {:.1f} MiB, {:.1f} MiB/s", mib, secs > 0 ? mib / secs : 0.0);
+  }
   last_draw_ = now;
   if (shown_ && line == last_line_) return;  // the terminal already shows it
   write_all(STDERR_FILENO, line);
@@ -188,7 +205,7 @@ void LivePrinter::on_output(std::size_t index, Stream stream, std::string_view d
 void LivePrinter::on_host_finished(std::size_t index, const HostResult& result) {
   emit_lines(index, Stream::out, true);
   emit_lines(index, Stream::err, true);
-  if (result.status != HostStatus::ok && result.status != HostStatus::failed) {
+  if (shows_message(result)) {
     pending_err_[index] = fmt::format("herd: {}: {}\n", to_string(result.status), result.message);
     emit_lines(index, Stream::err, true);
   }
@@ -218,7 +235,7 @@ void Gatherer::on_host_finished(std::size_t index, const HostResult& result) {
   std::string& t = text_[index];
   if (!t.empty() && t.back() != '\n') t += '\n';
   if (truncated_[index]) t += fmt::format("[herd: output truncated at {} bytes]\n", cap_);
-  if (result.status != HostStatus::ok && result.status != HostStatus::failed) {
+  if (shows_message(result)) {
     t += fmt::format("herd: {}: {}\n", to_string(result.status), result.message);
   }
 }
@@ -350,8 +367,9 @@ void print_summary(const std::vector<HostResult>& results, std::chrono::millisec
       if ((pass == 0) != ok) continue;  // ok first
       std::string label(to_string(r.status));
       if (r.status == HostStatus::failed) {
-        label = r.signal ? fmt::format("failed (signal {})", *r.signal)
-                         : fmt::format("failed (exit {})", r.exit_code.value_or(-1));
+        label = r.signal      ? fmt::format("failed (signal {})", *r.signal)
+                : r.exit_code ? fmt::format("failed (exit {})", *r.exit_code)
+                              : fmt::format("failed ({})", to_string(r.phase.value_or(Phase::transfer)));
       } else if ((r.status == HostStatus::timed_out || r.status == HostStatus::error) && r.phase) {
         label = fmt::format("{} ({})", to_string(r.status), to_string(*r.phase));
       }

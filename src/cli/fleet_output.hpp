@@ -34,7 +34,9 @@ class ProgressLine : public EngineObserver {
   static constexpr std::chrono::milliseconds kProgressDelay{1000};    // ms before the first draw
   static constexpr std::chrono::milliseconds kProgressInterval{100};  // ms between redraws
 
-  ProgressLine(std::size_t total, bool enabled);
+  /// `bytes`, when given, is a count of bytes moved (file transfers) shown with its rate.
+  ProgressLine(std::size_t total, bool enabled,
+               const std::atomic<std::uint64_t>* bytes = nullptr);
   ~ProgressLine() override;
   ProgressLine(const ProgressLine&) = delete;
   ProgressLine& operator=(const ProgressLine&) = delete;
@@ -61,6 +63,7 @@ class ProgressLine : public EngineObserver {
   const bool enabled_;
   const bool stdout_tty_;
   const Clock::time_point start_;
+  const std::atomic<std::uint64_t>* bytes_;
   std::atomic<std::size_t> done_{0}, failed_{0};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -134,7 +134,8 @@ void Engine::Impl::start_host(std::size_t index) {
         on_finished(index, std::move(r));
       });
     };
-    auto flow = engine::run_host(std::move(target), job.request, job.host_timeout, output);
+    auto flow = engine::run_host(index, std::move(target), job.request, job.work,
+                                 job.host_timeout, output);
     auto driver = std::make_shared<HostDriver>(worker->io, std::move(flow), done);
     worker->active.emplace(index, driver);
     driver->start();

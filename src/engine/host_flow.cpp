@@ -20,8 +20,9 @@ void set_failure(HostResult& r, const Error& e) {
 
 }  // namespace
 
-Flow<HostResult> run_host(HostTarget target, ExecRequest request,
-                          std::optional<std::chrono::milliseconds> host_timeout, OutputFn output) {
+Flow<HostResult> run_host(std::size_t index, HostTarget target, ExecRequest request,
+                          HostWork work, std::optional<std::chrono::milliseconds> host_timeout,
+                          OutputFn output) {
   const auto started = Clock::now();
   HostResult r;
   r.host = target.name;
@@ -32,6 +33,13 @@ Flow<HostResult> run_host(HostTarget target, ExecRequest request,
   if (!session) {
     set_failure(r, session.error());
     r.total_time = since(started);
+    co_return r;
+  }
+  if (work) {
+    r.status = HostStatus::ok;
+    auto done = co_await work(index, *session, r, output);
+    r.total_time = since(started);
+    if (!done) set_failure(r, done.error());
     co_return r;
   }
   // Counted here, not taken from the ExecResult: a connection lost mid-command has no result,

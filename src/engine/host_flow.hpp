@@ -11,11 +11,12 @@
 namespace herd::engine {
 
 /// Receives the host's output chunks as they arrive.
-using OutputFn = std::function<void(Stream, std::string_view)>;
+using OutputFn = HostOutput;
 
-/// Connect to `target` and run `request`; never throws for host failures. `host_timeout` is
-/// the total deadline for this host, counted from the start of the flow.
-Flow<HostResult> run_host(HostTarget target, ExecRequest request,
-                          std::optional<std::chrono::milliseconds> host_timeout, OutputFn output);
+/// Connect to `target` and run `request` (or `work` when set); never throws for host failures.
+/// `host_timeout` is the total deadline for this host, counted from the start of the flow.
+Flow<HostResult> run_host(std::size_t index, HostTarget target, ExecRequest request,
+                          HostWork work, std::optional<std::chrono::milliseconds> host_timeout,
+                          OutputFn output);
 
 }  // namespace herd::engine

@@ -107,6 +107,7 @@ void SftpClient::Impl::on_data(std::string_view data, bool is_stderr) {
       return;
     }
     ready_[*id] = Reply{static_cast<Type>(type), payload.substr(4)};
+    if (handlers_.count(*id) != 0) arrived_.push_back(*id);
   }
 }
 
@@ -168,6 +169,36 @@ Flow<Result<Reply>> SftpClient::Impl::wait(std::uint32_t id) {
     auto progressed = co_await wait_progress();
     if (!progressed) co_return std::unexpected(progressed.error());
   }
+}
+
+void SftpClient::Impl::send(std::string packet, std::uint32_t id, Handler h) {
+  handlers_.emplace(id, std::move(h));
+  send(std::move(packet), id);
+}
+
+Flow<Result<void>> SftpClient::Impl::dispatch() {
+  if (arrived_.empty() && poll() && arrived_.empty()) {
+    auto progressed = co_await wait_progress();
+    if (!progressed) {
+      broken_ = progressed.error();  // a hung or cancelled transfer cannot be resumed here
+    } else {
+      poll();
+    }
+  }
+  while (!arrived_.empty()) {
+    std::uint32_t id = arrived_.front();
+    arrived_.pop_front();
+    auto h = handlers_.extract(id);
+    auto r = take(id);
+    if (!h.empty() && r) h.mapped()(std::move(*r));
+  }
+  if (broken_) {
+    auto failed = std::move(handlers_);
+    handlers_.clear();
+    for (auto& [id, h] : failed) h(std::unexpected(*broken_));
+    co_return std::unexpected(*broken_);
+  }
+  co_return Result<void>{};
 }
 
 Flow<Result<Reply>> SftpClient::Impl::call(std::string packet, std::uint32_t id) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,16 @@ struct SftpClient::Impl {
   /// Bytes queued and not yet handed to the channel.
   std::size_t unsent() const { return out_.size() - out_pos_; }
 
+  /// Receives the reply to a request sent with a handler (or the error that broke the client).
+  using Handler = std::function<void(Result<sftp::Reply>)>;
+  /// Queue a request whose reply goes to `h`, called from dispatch().
+  void send(std::string packet, std::uint32_t id, Handler h);
+  /// Requests sent with a handler and not yet answered.
+  std::size_t outstanding() const { return handlers_.size(); }
+  /// Call the handlers of replies that have arrived; when none has, wait once for the socket
+  /// first. Fails (after failing every outstanding handler) when the client breaks.
+  Flow<Result<void>> dispatch();
+
   /// Convenience: send and wait.
   Flow<Result<sftp::Reply>> call(std::string packet, std::uint32_t id);
 
@@ -89,6 +100,8 @@ struct SftpClient::Impl {
   sftp::PacketSplitter in_;
   std::unordered_map<std::uint32_t, sftp::Reply> ready_;
   std::unordered_set<std::uint32_t> pending_;  ///< ids sent and not yet answered
+  std::unordered_map<std::uint32_t, Handler> handlers_;
+  std::deque<std::uint32_t> arrived_;  ///< answered ids that have a handler, in order
   std::optional<std::string> version_body_;    ///< the VERSION reply, during start()
   std::optional<Error> broken_;
   FlowClock::time_point last_activity_;

@@ -1,0 +1,150 @@
+// Verified, atomic file transfers over SftpClient: what `herd put` / `herd get` do per host.
+//
+// Theory of operation: a host's transfer is a list of files. Up to `max_open_files` are in
+// progress at once on the one SFTP channel (OPEN, the WRITEs or READs, CLOSE are pipelined
+// across files as well as within one), and a window of data requests is kept in flight, so ten
+// thousand small files cost about as many round trips as one large one.
+//
+// Every file goes to a temporary name beside its destination (`.NAME.herd-TAG.part`) and is moved
+// into place only after its checksum has been compared: uploads hash the data as it is sent and
+// compare with the remote's `sha256sum` (`md5sum`), asked for all files of the host in one
+// command, or, where the remote has no such command, with the file read back over SFTP.
+// Downloads hash as they receive and compare with the remote's checksum the same way. A file
+// whose checksum differs, or that fails in any other way, is removed from its temporary name and
+// reported; the other files (and hosts) carry on. With `resume`, a temporary file left by an
+// interrupted run is continued from the end of its longest prefix whose checksum matches.
+//
+// Sources are shared: one LocalSource sent to 500 hosts is opened once and hashed once (the
+// first host to send each block hashes it, in order), and its blocks come from the page cache.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "herd/error.hpp"
+#include "herd/flow.hpp"
+#include "herd/session.hpp"
+#include "herd/sftp.hpp"
+
+namespace herd {
+
+/// How transferred files are checked.
+enum class Checksum { sha256, md5, none };
+
+/// "sha256", "md5", "none".
+std::string_view to_string(Checksum c);
+std::optional<Checksum> parse_checksum(std::string_view name);
+
+/// Hex digest of `data` (tests and manifests).
+std::string hex_digest(Checksum c, std::string_view data);
+
+/// A local regular file to upload, shared by every host it goes to (thread-safe).
+class LocalSource {
+ public:
+  /// Open `path` (must be a regular file). Size, mode and times are taken now.
+  static Result<std::shared_ptr<LocalSource>> open(const std::filesystem::path& path,
+                                                   Checksum checksum);
+  ~LocalSource();
+  LocalSource(const LocalSource&) = delete;
+  LocalSource& operator=(const LocalSource&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
+  std::uint32_t mode() const { return mode_; }    ///< permission bits
+  std::uint32_t mtime() const { return mtime_; }  ///< seconds
+  std::uint32_t atime() const { return atime_; }  ///< seconds
+
+  /// Fill `dst` with up to `n` bytes at `offset` (fewer at the end), hashing them if no host
+  /// has yet. An error when the file cannot be read or has changed size since open().
+  Result<std::size_t> read(std::uint64_t offset, char* dst, std::size_t n);
+  /// The file's digest once every byte has been read by some host (empty for Checksum::none).
+  std::optional<std::string> digest();
+  /// The digest of the first `n` bytes, computed now (for resume; not cached).
+  Result<std::string> prefix_digest(std::uint64_t n);
+  /// True if size or mtime differ from when the file was opened.
+  bool changed() const;
+  /// Bytes hashed so far: each byte once, however many hosts read it.
+  std::uint64_t bytes_hashed() const;
+
+ private:
+  LocalSource() = default;
+  std::filesystem::path path_;
+  int fd_ = -1;
+  Checksum checksum_ = Checksum::sha256;
+  std::uint64_t size_ = 0;
+  std::uint32_t mode_ = 0, mtime_ = 0, atime_ = 0;
+  std::int64_t mtime_ns_ = 0;
+  mutable std::mutex mu_;
+  void* hash_ = nullptr;  ///< EVP_MD_CTX, guarded by mu_
+  std::uint64_t hashed_ = 0;
+  std::optional<std::string> digest_;
+};
+
+/// One file to upload: the shared source and the remote destination path.
+struct UploadItem {
+  std::shared_ptr<LocalSource> source;
+  std::string remote;
+};
+
+/// One file to download: the remote path (its size, when a listing gave it) and the local
+/// destination.
+struct DownloadItem {
+  std::string remote;
+  std::filesystem::path local;
+  std::optional<FileAttributes> attrs;  ///< from a listing; else stat'ed
+};
+
+struct TransferSettings {
+  Checksum checksum = Checksum::sha256;
+  bool preserve = false;   ///< keep modes and times (-p)
+  bool resume = false;     ///< continue from the verified prefix of a temporary file
+  int max_open_files = 32; ///< files in progress at once per host
+  /// Bytes moved so far on this host (acknowledged writes, received reads), for progress.
+  std::function<void(std::uint64_t delta)> on_bytes;
+};
+
+/// How one file went.
+struct FileOutcome {
+  std::string path;        ///< the destination
+  bool ok = false;
+  std::uint64_t bytes = 0; ///< bytes moved in this run (less than the size after a resume)
+  std::uint64_t resumed_from = 0;
+  std::string digest;      ///< hex, when verified
+  std::optional<Error> error;
+};
+
+/// One host's files.
+struct TransferReport {
+  std::vector<FileOutcome> files;
+  std::uint64_t bytes = 0;
+  std::size_t failed = 0;
+  /// A failure that ended the whole transfer (lost connection, cancel); files not reached are
+  /// reported failed with it.
+  std::optional<Error> fatal;
+};
+
+/// Create remote directories (parents first; existing ones are fine).
+Flow<Result<void>> make_remote_dirs(SftpClient& sftp, std::vector<std::string> dirs,
+                                    std::optional<std::uint32_t> mode);
+
+/// Upload `items` over `sftp` (on `session`, used for the remote checksum command).
+Flow<TransferReport> upload(Session& session, SftpClient& sftp, std::vector<UploadItem> items,
+                            TransferSettings settings);
+
+/// Download `items`; local parent directories must exist.
+Flow<TransferReport> download(Session& session, SftpClient& sftp,
+                              std::vector<DownloadItem> items, TransferSettings settings);
+
+/// The temporary name herd uses beside `path` for host `who`: ".NAME.herd-TAG.part", TAG the
+/// first 8 hex digits of SHA-256(who). Per host, so hosts that share a file system (NFS homes,
+/// the lab) never write the same temporary file; the same on every run, so --resume finds it.
+std::string temporary_name(const std::string& path, std::string_view who);
+
+}  // namespace herd

@@ -1,0 +1,509 @@
+// `herd put` and `herd get`: files to and from a fleet, verified and atomic (transfer.hpp).
+//
+// put plans once, locally: the files (each a LocalSource shared by every host, so it is read
+// and hashed once), the directories to create and the symlinks to recreate. Each host then
+// runs the plan over its own SFTP channel. get plans per host, from that host's listing; every
+// name a server sends must be one safe path component (is_safe_name) before it becomes part of
+// a local path, and nothing is written through a symlink, so a hostile server cannot write
+// outside the destination. Both go through execute_fleet: the same output, summary, --json,
+// job history and exit codes as `herd run`, with bytes and MiB/s on the progress line.
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/fleet_run.hpp"
+#include "cli/targets.hpp"
+#include "herd/transfer.hpp"
+
+namespace herd::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join(const std::string& dir, const std::string& rel) {
+  if (rel.empty()) return dir;
+  if (dir.empty()) return rel;
+  return dir.back() == '/' ? dir + rel : dir + "/" + rel;
+}
+
+std::string base_name(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool excluded(const TransferCliOptions& o, const std::string& rel) {
+  const std::string name = base_name(rel);
+  for (const auto& g : o.exclude) {
+    if (::fnmatch(g.c_str(), rel.c_str(), FNM_PATHNAME) == 0) return true;
+    if (::fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+Checksum checksum_of(const TransferCliOptions& o) {
+  if (o.no_verify) return Checksum::none;
+  return parse_checksum(o.checksum).value_or(Checksum::sha256);
+}
+
+std::string human_bytes(std::uint64_t n) {
+  if (n < 1024) return fmt::format("{} B", n);
+  if (n < 1024 * 1024) return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024.0);
+  if (n < 1024ull * 1024 * 1024) {
+    return fmt::format("{:.1f} MiB", static_cast<double>(n) / 1048576.0);
+  }
+  return fmt::format("{:.2f} GiB", static_cast<double>(n) / 1073741824.0);
+}
+
+/// A host's per-file failures as its stderr lines and a one-line result.
+Result<void> finish_host(const TransferReport& rep, HostResult& result, const HostOutput& output,
+                         Checksum checksum, std::string_view verb) {
+  result.stdout_bytes = rep.bytes;
+  std::size_t ok = 0, resumed = 0;
+  const FileOutcome* first = nullptr;
+  for (const auto& f : rep.files) {
+    if (f.resumed_from > 0) ++resumed;
+    if (f.ok) {
+      ++ok;
+      continue;
+    }
+    if (!first) first = &f;
+    if (f.error && !rep.fatal) output(Stream::err, f.error->message + "\n");
+  }
+  if (rep.fatal) return std::unexpected(*rep.fatal);
+  if (first) {
+    result.status = HostStatus::failed;
+    result.phase = first->error ? first->error->phase : Phase::transfer;
+    result.message = fmt::format("{} of {} files failed: {}", rep.files.size() - ok,
+                                 rep.files.size(),
+                                 first->error ? first->error->message : std::string("error"));
+    return {};
+  }
+  output(Stream::out,
+         fmt::format("{} {} file{}, {}{}{}\n", verb, ok, ok == 1 ? "" : "s",
+                     human_bytes(rep.bytes),
+                     checksum == Checksum::none
+                         ? std::string(", not verified")
+                         : fmt::format(", {} verified", to_string(checksum)),
+                     resumed > 0 ? fmt::format(" ({} resumed)", resumed) : std::string()));
+  return {};
+}
+
+// ---- put ----------------------------------------------------------------------------------
+
+struct PutPlan {
+  struct File {
+    std::shared_ptr<LocalSource> source;
+    std::string rel;  ///< under the destination ("" = the destination itself)
+  };
+  struct Link {
+    std::string rel;
+    std::string target;
+  };
+  std::vector<std::string> dirs;  ///< relative, parents first
+  std::vector<File> files;
+  std::vector<Link> links;
+  bool dest_is_dir = false;  ///< the destination must be (or become) a directory
+  std::uint64_t bytes = 0;
+};
+
+Result<void> add_local_tree(const TransferCliOptions& o, const fs::path& root,
+                            const std::string& rel_root, Checksum checksum, PutPlan& plan) {
+  plan.dirs.push_back(rel_root);
+  std::error_code ec;
+  fs::recursive_directory_iterator it(
+      root, o.follow_links ? fs::directory_options::follow_directory_symlink
+                           : fs::directory_options::none,
+      ec);
+  if (ec) {
+    return fail(Errc::local_io, Phase::transfer, "",
+                fmt::format("{}: {}", root.string(), ec.message()));
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      return fail(Errc::local_io, Phase::transfer, "",
+                  fmt::format("{}: {}", root.string(), ec.message()));
+    }
+    // Lexically: fs::relative() would resolve a symlink to what it points to.
+    const fs::path rel_path = it->path().lexically_relative(root);
+    const std::string rel = join(rel_root, rel_path.generic_string());
+    if (excluded(o, rel)) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    auto st = o.follow_links ? it->status(ec) : it->symlink_status(ec);
+    if (fs::is_symlink(st)) {
+      plan.links.push_back({rel, fs::read_symlink(it->path(), ec).string()});
+    } else if (fs::is_directory(st)) {
+      plan.dirs.push_back(rel);
+    } else if (fs::is_regular_file(st)) {
+      auto src = LocalSource::open(it->path(), checksum);
+      if (!src) return std::unexpected(src.error());
+      plan.bytes += (*src)->size();
+      plan.files.push_back({std::move(*src), rel});
+    }  // sockets, devices, FIFOs: not files to copy
+  }
+  return {};
+}
+
+Result<PutPlan> plan_put(const TransferCliOptions& o, const std::vector<std::string>& sources,
+                         const std::string& dest) {
+  PutPlan plan;
+  const Checksum checksum = checksum_of(o);
+  plan.dest_is_dir = sources.size() > 1 || dest.ends_with('/');
+  for (const auto& s : sources) {
+    std::error_code ec;
+    auto st = fs::status(s, ec);
+    if (ec || !fs::exists(st)) {
+      return fail(Errc::bad_config, Phase::transfer, "", fmt::format("{}: no such file", s));
+    }
+    if (fs::is_directory(st)) {
+      if (!o.recursive) {
+        return fail(Errc::bad_config, Phase::transfer, "",
+                    fmt::format("{}: is a directory (use -r)", s));
+      }
+      plan.dest_is_dir = true;
+      if (auto r = add_local_tree(o, s, base_name(s), checksum, plan); !r) {
+        return std::unexpected(r.error());
+      }
+      continue;
+    }
+    auto src = LocalSource::open(s, checksum);
+    if (!src) return std::unexpected(src.error());
+    plan.bytes += (*src)->size();
+    plan.files.push_back({std::move(*src), sources.size() > 1 || plan.dest_is_dir
+                                               ? base_name(s)
+                                               : std::string()});
+  }
+  return plan;
+}
+
+Flow<Result<void>> put_host(const PutPlan& plan, std::string dest, TransferSettings settings,
+                            Session& session, HostResult& result, const HostOutput& output) {
+  auto sftp = co_await SftpClient::open_async(session);
+  if (!sftp) co_return std::unexpected(sftp.error());
+  // One file to a path that is a directory there: into it, as cp and scp do.
+  bool into_dir = plan.dest_is_dir;
+  if (!into_dir) {
+    auto st = co_await sftp->stat_async(dest);
+    if (st && st->is_dir()) into_dir = true;
+  }
+  std::vector<std::string> dirs;
+  if (plan.dest_is_dir) dirs.push_back(dest);
+  for (const auto& d : plan.dirs) dirs.push_back(join(dest, d));
+  if (!dirs.empty()) {
+    auto made = co_await make_remote_dirs(*sftp, dirs, std::nullopt);
+    if (!made) co_return std::unexpected(made.error());
+  }
+  std::vector<UploadItem> items;
+  items.reserve(plan.files.size());
+  for (const auto& f : plan.files) {
+    std::string rel = f.rel.empty() && into_dir ? base_name(f.source->path().string()) : f.rel;
+    items.push_back({f.source, join(dest, rel)});
+  }
+  const Checksum checksum = settings.checksum;
+  auto rep = co_await upload(session, *sftp, std::move(items), std::move(settings));
+  for (const auto& l : plan.links) {
+    if (rep.fatal) break;
+    const std::string at = join(dest, l.rel);
+    (void)co_await sftp->remove_async(at);  // replace what is there, as the copy does
+    auto made = sftp->symlink(l.target, at);
+    if (!made) {
+      FileOutcome bad;
+      bad.path = at;
+      bad.error = made.error();
+      rep.files.push_back(bad);
+      ++rep.failed;
+    } else {
+      FileOutcome good;
+      good.path = at;
+      good.ok = true;
+      rep.files.push_back(good);
+    }
+  }
+  co_return finish_host(rep, result, output, checksum, "put");
+}
+
+// ---- get ----------------------------------------------------------------------------------
+
+/// Where `host`'s files go: the destination with {host} replaced, else DEST/host.
+std::string local_root(const std::string& dest, const std::string& host) {
+  std::string out = dest;
+  bool templated = false;
+  for (auto at = out.find("{host}"); at != std::string::npos; at = out.find("{host}", at)) {
+    out.replace(at, 6, host);
+    at += host.size();
+    templated = true;
+  }
+  return templated ? out : join(dest, host);
+}
+
+/// mkdir -p; a part that exists must be a directory (or a link to one the user made).
+Result<void> make_local_dirs(const fs::path& dir) {
+  fs::path p;
+  for (const auto& part : dir) {
+    p /= part;
+    struct stat st{};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      return fail(Errc::local_io, Phase::transfer, "",
+                  fmt::format("{}: exists and is not a directory", p.string()));
+    }
+    if (::mkdir(p.c_str(), 0777) != 0 && errno != EEXIST) {
+      return fail(Errc::local_io, Phase::transfer, "",
+                  fmt::format("{}: cannot create: {}", p.string(), std::strerror(errno)));
+    }
+  }
+  return {};
+}
+
+struct GetWalk {
+  std::vector<DownloadItem> items;
+  std::vector<fs::path> dirs;
+  std::vector<std::string> refused;  ///< messages for names the server should not have sent
+};
+
+Flow<Result<void>> walk_remote(SftpClient& sftp, const TransferCliOptions& o,
+                               const std::string& remote_root, const fs::path& local_root_dir,
+                               const std::string& rel_root, GetWalk& walk) {
+  std::vector<std::pair<std::string, std::string>> pending{{remote_root, rel_root}};
+  while (!pending.empty()) {
+    // Not a structured binding: GCC 12 miscompiles those in coroutines.
+    const std::string remote = pending.back().first;
+    const std::string rel = pending.back().second;
+    pending.pop_back();
+    walk.dirs.push_back(local_root_dir / rel);
+    auto entries = co_await sftp.listdir_attr_async(remote);
+    if (!entries) co_return std::unexpected(entries.error());
+    for (auto& e : *entries) {
+      if (!is_safe_name(e.name)) {
+        walk.refused.push_back(fmt::format("{}: refused a name from the server that is not a "
+                                           "plain file name: '{}' in {}",
+                                           sftp.host(), e.name.substr(0, 200), remote));
+        continue;
+      }
+      const std::string child_remote = join(remote, e.name);
+      const std::string child_rel = join(rel, e.name);
+      if (excluded(o, child_rel)) continue;
+      FileAttributes a = e.attrs;
+      if (a.is_symlink()) {
+        if (!o.follow_links) continue;  // not followed out of the tree unless asked
+        auto st = co_await sftp.stat_async(child_remote);
+        if (!st || !st->is_regular()) continue;  // links to directories are never followed
+        a = *st;
+      }
+      if (a.is_dir()) {
+        pending.emplace_back(child_remote, child_rel);
+      } else if (a.is_regular()) {
+        walk.items.push_back({child_remote, local_root_dir / child_rel, a});
+      }
+    }
+  }
+  co_return Result<void>{};
+}
+
+Flow<Result<void>> get_host(const TransferCliOptions& o, std::vector<std::string> sources,
+                            std::string dest, std::string host, TransferSettings settings,
+                            Session& session, HostResult& result, const HostOutput& output) {
+  auto sftp = co_await SftpClient::open_async(session);
+  if (!sftp) co_return std::unexpected(sftp.error());
+  const std::string root = local_root(dest, host);
+  // One file to a templated name that is not a directory: that name is the file.
+  const bool single_named = sources.size() == 1 && !o.recursive &&
+                            dest.find("{host}") != std::string::npos && !dest.ends_with('/') &&
+                            !fs::is_directory(root);
+  GetWalk walk;
+  for (const auto& src : sources) {
+    auto st = co_await sftp->lstat_async(src);
+    if (!st) co_return std::unexpected(st.error());
+    if (st->is_symlink()) {
+      auto target = co_await sftp->stat_async(src);  // named on the command line: followed
+      if (!target) co_return std::unexpected(target.error());
+      st = *target;
+    }
+    const std::string name = base_name(src);
+    if (st->is_dir()) {
+      if (!o.recursive) {
+        co_return fail(Errc::bad_config, Phase::transfer, sftp->host(),
+                       fmt::format("{}: {}: is a directory (use -r)", sftp->host(), src));
+      }
+      if (!is_safe_name(name) && name != "/") {
+        co_return fail(Errc::bad_config, Phase::transfer, sftp->host(),
+                       fmt::format("{}: {}: cannot name a local directory after it", sftp->host(),
+                                   src));
+      }
+      // Named first: GCC 12 mishandles temporaries made inside a co_await expression.
+      const std::string top = name == "/" ? std::string("root") : name;
+      auto walked = co_await walk_remote(*sftp, o, src, root, top, walk);
+      if (!walked) co_return std::unexpected(walked.error());
+    } else if (single_named) {
+      walk.dirs.push_back(fs::path(root).parent_path());
+      walk.items.push_back({src, root, *st});
+    } else {
+      walk.dirs.push_back(root);
+      walk.items.push_back({src, fs::path(root) / name, *st});
+    }
+  }
+  for (const auto& d : walk.dirs) {
+    if (d.empty()) continue;
+    if (auto made = make_local_dirs(d); !made) {
+      Error e = made.error();
+      e.host = sftp->host();
+      co_return std::unexpected(e);
+    }
+  }
+  const Checksum checksum = settings.checksum;
+  auto rep = co_await download(session, *sftp, std::move(walk.items), std::move(settings));
+  for (const auto& msg : walk.refused) {
+    FileOutcome bad;
+    bad.path = msg;
+    bad.error = Error{Errc::file_error, Phase::transfer, sftp->host(), msg};
+    rep.files.push_back(bad);
+    ++rep.failed;
+  }
+  co_return finish_host(rep, result, output, checksum, "got");
+}
+
+// ---- shared ---------------------------------------------------------------------------------
+
+void add_transfer_options(CLI::App& cmd, TransferCliOptions& o) {
+  add_common_options(cmd, o.fleet.common, "-P,--port");  // -p is --preserve, as in scp
+  add_fleet_options(cmd, o.fleet, false);
+  cmd.add_flag("-r,--recursive", o.recursive, "Copy directories and everything in them");
+  cmd.add_flag("-p,--preserve", o.preserve, "Keep modes and modification times");
+  cmd.add_option("--exclude", o.exclude,
+                 "Leave out files whose name or relative path matches this glob (repeatable)")
+      ->allow_extra_args(false);
+  cmd.add_option("--checksum", o.checksum,
+                 "Verify each file with sha256 (default), md5, or none")
+      ->check(CLI::IsMember({"sha256", "md5", "none"}));
+  cmd.add_flag("--no-verify", o.no_verify, "Do not verify checksums (--checksum none)");
+  cmd.add_flag("--resume", o.resume,
+               "Continue interrupted transfers from the verified part already there");
+  cmd.add_flag("-L,--follow-links", o.follow_links,
+               "Copy the files symlinks point to (default: recreate links on put, skip on get)");
+  cmd.add_option("--max-open-files", o.max_open_files, "Files in progress at once per host")
+      ->check(CLI::Range(1, 1024));
+  cmd.add_option("host", o.fleet.host, "Host or host pattern (web[01-20], a,b, @group)")
+      ->required();
+  cmd.add_option("paths", o.paths, "Sources, then the destination")->required();
+}
+
+TransferSettings settings_for(const TransferCliOptions& o, std::atomic<std::uint64_t>& bytes) {
+  TransferSettings s;
+  s.checksum = checksum_of(o);
+  s.preserve = o.preserve;
+  s.resume = o.resume;
+  s.max_open_files = o.max_open_files;
+  s.on_bytes = [&bytes](std::uint64_t n) { bytes.fetch_add(n, std::memory_order_relaxed); };
+  return s;
+}
+
+Result<std::vector<std::string>> hosts_of(TransferCliOptions& o, const Inventory* inv) {
+  auto at = o.fleet.host.find('@');
+  if (at != std::string::npos && at > 0) {
+    const std::string user = o.fleet.host.substr(0, at);
+    if (user.find_first_of("[],!&^ ") == std::string::npos) {
+      if (o.fleet.common.user.empty()) o.fleet.common.user = user;
+      o.fleet.host.erase(0, at + 1);
+    }
+  }
+  try {
+    return expand_hosts(o.fleet.host, o.fleet.excludes, inv);
+  } catch (const PatternError& e) {
+    return fail(Errc::bad_config, Phase::command, "", e.what());
+  }
+}
+
+std::string describe(std::string_view verb, const std::vector<std::string>& paths) {
+  std::string out(verb);
+  for (const auto& p : paths) out += " " + p;
+  return out;
+}
+
+}  // namespace
+
+CLI::App* setup_put(CLI::App& app, TransferCliOptions& o) {
+  auto* cmd = app.add_subcommand("put", "Copy local files to a host or a fleet (verified, atomic)");
+  add_transfer_options(*cmd, o);
+  cmd->footer(
+      "Each file goes to a temporary name and is renamed into place after its SHA-256 matched.\n"
+      "Examples:\n"
+      "  herd put -F lab/ssh_config 'web[01-04]' app.tar.gz /tmp/\n"
+      "  herd put -r -p -F lab/ssh_config @web ./site /srv/www\n"
+      "  herd put --resume -F lab/ssh_config web01 big.iso /data/big.iso");
+  return cmd;
+}
+
+CLI::App* setup_get(CLI::App& app, TransferCliOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "get", "Copy files from a host or a fleet into LOCALDIR/HOST/ (or a {host} template)");
+  add_transfer_options(*cmd, o);
+  cmd->footer(
+      "Examples:\n"
+      "  herd get -F lab/ssh_config 'web[01-04]' /etc/os-release collected/\n"
+      "  herd get -F lab/ssh_config 'web[01-04]' /etc/hostname 'names/{host}.txt'\n"
+      "  herd get -r -F lab/ssh_config web01 /var/log/app logs/");
+  return cmd;
+}
+
+int run_put(const TransferCliOptions& options) {
+  TransferCliOptions o = options;
+  if (o.paths.size() < 2) {
+    fmt::print(stderr, "herd: put needs at least one local path and a remote destination\n");
+    return as_int(ExitCode::usage);
+  }
+  auto inventory = load_inventory(o.fleet.common);
+  if (!inventory) return report(inventory.error());
+  const Inventory* inv = *inventory ? &**inventory : nullptr;
+  auto names = hosts_of(o, inv);
+  if (!names) return report(names.error());
+  const std::string dest = o.paths.back();
+  std::vector<std::string> sources(o.paths.begin(), o.paths.end() - 1);
+  auto plan = plan_put(o, sources, dest);
+  if (!plan) return report(plan.error());
+  auto shared = std::make_shared<PutPlan>(std::move(*plan));
+  std::atomic<std::uint64_t> bytes{0};
+  const TransferSettings settings = settings_for(o, bytes);
+  FleetJob job;
+  job.work = [shared, dest, settings](std::size_t, Session& session, HostResult& result,
+                                      const HostOutput& output) {
+    return put_host(*shared, dest, settings, session, result, output);
+  };
+  return execute_fleet(o.fleet, *names, std::move(job), describe("put", o.paths), inv, &bytes);
+}
+
+int run_get(const TransferCliOptions& options) {
+  TransferCliOptions o = options;
+  if (o.paths.size() < 2) {
+    fmt::print(stderr, "herd: get needs at least one remote path and a local destination\n");
+    return as_int(ExitCode::usage);
+  }
+  auto inventory = load_inventory(o.fleet.common);
+  if (!inventory) return report(inventory.error());
+  const Inventory* inv = *inventory ? &**inventory : nullptr;
+  auto names = hosts_of(o, inv);
+  if (!names) return report(names.error());
+  const std::string dest = o.paths.back();
+  std::vector<std::string> sources(o.paths.begin(), o.paths.end() - 1);
+  std::atomic<std::uint64_t> bytes{0};
+  const TransferSettings settings = settings_for(o, bytes);
+  auto hosts = std::make_shared<std::vector<std::string>>(*names);
+  FleetJob job;
+  job.work = [o, sources, dest, settings, hosts](std::size_t index, Session& session,
+                                                 HostResult& result, const HostOutput& output) {
+    return get_host(o, sources, dest, (*hosts)[index], settings, session, result, output);
+  };
+  return execute_fleet(o.fleet, *names, std::move(job), describe("get", o.paths), inv, &bytes);
+}
+
+}  // namespace herd::cli

@@ -1,0 +1,46 @@
+// Pieces shared by uploads and downloads: hashing, and checksums computed by the remote.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "herd/transfer.hpp"
+
+namespace herd::sftp {
+
+/// An incremental SHA-256 / MD5 (OpenSSL EVP); Checksum::none hashes nothing.
+class Hasher {
+ public:
+  explicit Hasher(Checksum c);
+  ~Hasher();
+  Hasher(Hasher&& o) noexcept;
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+  Hasher& operator=(Hasher&&) = delete;
+  void update(std::string_view data);
+  /// Finish: lower-case hex ("" for none). Call once.
+  std::string hex();
+
+ private:
+  Checksum checksum_;
+  void* ctx_ = nullptr;
+};
+
+/// Digest of the first `n` bytes of `fd`.
+Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what);
+
+/// The remote's checksums of `paths` (`sha256sum` / `md5sum`, a few commands for many paths):
+/// one hex digest per path, "" for a file it could not read. nullopt when the remote has no
+/// such command (the caller reads the files back instead).
+Flow<Result<std::optional<std::vector<std::string>>>> remote_checksums(
+    Session& session, Checksum c, std::vector<std::string> paths);
+
+/// The remote's checksums of the first N bytes of each path (for resume); as above.
+Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
+    Session& session, Checksum c, std::vector<std::pair<std::string, std::uint64_t>> prefixes);
+
+}  // namespace herd::sftp

@@ -1,0 +1,458 @@
+// upload(): many files to one host over one SFTP channel, verified, renamed into place.
+//
+// One loop drives every file's small state machine (waiting -> opening -> writing -> closing ->
+// sent -> verified -> done, or failed at any point) with requests whose replies go to handlers
+// (SftpClient::Impl::dispatch). The loop opens up to max_open_files at once and fills the data
+// window with WRITEs of the earliest file still writing, so a big file streams at full window
+// and small files overlap their OPEN/CLOSE round trips. Verification and renames are batched
+// after the data phase: one remote checksum command for all files, then all renames pipelined.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "herd/transfer.hpp"
+#include "sftp/client_impl.hpp"
+#include "sftp/pipeline.hpp"
+#include "sftp/transfer_common.hpp"
+
+namespace herd {
+namespace {
+
+using sftp::Reply;
+using sftp::Type;
+
+enum class Stage { waiting, opening, writing, closing, sent, verified, done, failed };
+
+struct UpFile {
+  UploadItem item;
+  std::string temp;
+  Stage stage = Stage::waiting;
+  std::string handle;
+  std::uint64_t start = 0;  ///< resume offset
+  std::uint64_t next = 0;   ///< next offset to send
+  int writes_out = 0;
+  bool handle_open = false;
+  std::string local_digest;
+  FileOutcome outcome;
+};
+
+class Uploader {
+ public:
+  Uploader(Session& session, SftpClient& sftp, std::vector<UploadItem> items,
+           TransferSettings settings)
+      : session_(session), c_(sftp.impl()), settings_(std::move(settings)) {
+    files_.reserve(items.size());
+    for (auto& it : items) {
+      UpFile f;
+      f.temp = temporary_name(it.remote, c_.host);
+      f.outcome.path = it.remote;
+      f.item = std::move(it);
+      files_.push_back(std::move(f));
+    }
+  }
+
+  Flow<TransferReport> run();
+
+ private:
+  void fail(UpFile& f, Error e);
+  void fail(UpFile& f, Errc code, std::string message);
+  void open_file(UpFile& f);
+  void send_write(UpFile& f);
+  void finish_sending(UpFile& f);
+  void fill();
+  Flow<Result<void>> drain();
+  Flow<Result<void>> resume_phase();
+  Flow<Result<void>> verify_phase();
+  Flow<Result<void>> rename_phase();
+  Flow<Result<void>> read_back(UpFile& f, std::string& digest);
+  TransferReport report(std::optional<Error> fatal);
+
+  Session& session_;
+  SftpClient::Impl& c_;
+  TransferSettings settings_;
+  std::vector<UpFile> files_;
+  std::vector<UpFile*> active_;
+  std::size_t next_file_ = 0;
+  std::uint64_t in_flight_ = 0;
+};
+
+void Uploader::fail(UpFile& f, Error e) {
+  if (f.stage == Stage::failed) return;
+  f.stage = Stage::failed;
+  if (e.host.empty()) e.host = c_.host;
+  f.outcome.error = std::move(e);
+  if (c_.broken()) return;
+  // Outstanding writes are answered first (the server handles requests in order); then the
+  // handle is closed and the temporary file removed.
+  if (f.handle_open) {
+    f.handle_open = false;
+    std::uint32_t id = 0;
+    auto w = c_.request(Type::close, id, f.handle.size() + 4);
+    w.str(f.handle);
+    c_.send(std::move(w).finish(), id, [](Result<Reply>) {});
+  }
+  if (f.stage != Stage::waiting) {
+    std::uint32_t id = 0;
+    auto w = c_.request(Type::remove, id, f.temp.size() + 4);
+    w.str(f.temp);
+    c_.send(std::move(w).finish(), id, [](Result<Reply>) {});
+  }
+}
+
+void Uploader::fail(UpFile& f, Errc code, std::string message) {
+  Error e{code, Phase::transfer, c_.host, std::move(message)};
+  e.path = f.item.remote;
+  fail(f, std::move(e));
+}
+
+void Uploader::open_file(UpFile& f) {
+  f.stage = Stage::opening;
+  std::uint32_t id = 0;
+  auto w = c_.request(Type::open, id, f.temp.size() + 24);
+  std::uint32_t flags = sftp::kOpenWrite | sftp::kOpenCreate;
+  if (f.start == 0) flags |= sftp::kOpenTruncate;
+  FileAttributes a;
+  a.permissions = f.item.source->mode() & 0777;
+  w.str(f.temp).u32(flags).attrs(a);
+  c_.send(std::move(w).finish(), id, [this, &f](Result<Reply> r) {
+    if (f.stage == Stage::failed) return;
+    if (!r) return fail(f, r.error());
+    auto h = c_.expect_handle(*r, f.temp, "open");
+    if (!h) return fail(f, h.error());
+    f.handle = std::move(*h);
+    f.handle_open = true;
+    f.stage = Stage::writing;
+    f.next = f.start;
+  });
+}
+
+void Uploader::send_write(UpFile& f) {
+  const std::uint32_t req = c_.request_bytes;
+  std::uint32_t id = 0;
+  auto w = c_.request(Type::write, id, f.handle.size() + 16 + req);
+  w.str(f.handle).u64(f.next);
+  const std::size_t len_at = w.size();
+  w.u32(0);
+  char* dst = w.raw(req);
+  auto n = f.item.source->read(f.next, dst, req);
+  if (!n || *n == 0) {
+    if (!n) return fail(f, n.error());
+    return fail(f, Errc::local_io,
+                fmt::format("{}: the file shrank while it was being sent",
+                            f.item.source->path().string()));
+  }
+  w.drop(req - *n);
+  w.patch_u32(len_at, static_cast<std::uint32_t>(*n));
+  const std::uint32_t len = static_cast<std::uint32_t>(*n);
+  f.next += len;
+  ++f.writes_out;
+  in_flight_ += len;
+  c_.send(std::move(w).finish(), id, [this, &f, len](Result<Reply> r) {
+    --f.writes_out;
+    in_flight_ -= len;
+    if (f.stage == Stage::failed) return;
+    if (!r) return fail(f, r.error());
+    if (auto ok = c_.expect_ok(*r, f.temp, "write"); !ok) return fail(f, ok.error());
+    f.outcome.bytes += len;
+    if (settings_.on_bytes) settings_.on_bytes(len);
+  });
+}
+
+void Uploader::finish_sending(UpFile& f) {
+  f.stage = Stage::closing;
+  if (settings_.preserve) {
+    std::uint32_t id = 0;
+    auto w = c_.request(Type::fsetstat, id, f.handle.size() + 32);
+    FileAttributes a;
+    a.permissions = f.item.source->mode();
+    a.atime = f.item.source->atime();
+    a.mtime = f.item.source->mtime();
+    w.str(f.handle).attrs(a);
+    c_.send(std::move(w).finish(), id, [this, &f](Result<Reply> r) {
+      if (f.stage == Stage::failed) return;
+      if (!r) return fail(f, r.error());
+      if (auto ok = c_.expect_ok(*r, f.item.remote, "setstat"); !ok) fail(f, ok.error());
+    });
+  }
+  std::uint32_t id = 0;
+  auto w = c_.request(Type::close, id, f.handle.size() + 4);
+  w.str(f.handle);
+  f.handle_open = false;
+  c_.send(std::move(w).finish(), id, [this, &f](Result<Reply> r) {
+    if (f.stage == Stage::failed) return;
+    if (!r) return fail(f, r.error());
+    if (auto ok = c_.expect_ok(*r, f.temp, "close"); !ok) return fail(f, ok.error());
+    if (f.item.source->changed()) {
+      return fail(f, Errc::local_io,
+                  fmt::format("{}: the file changed or vanished while it was being sent",
+                              f.item.source->path().string()));
+    }
+    f.stage = Stage::sent;
+  });
+}
+
+void Uploader::fill() {
+  const std::uint32_t req = c_.request_bytes;
+  const std::uint64_t window = std::max<std::uint64_t>(c_.options.window_bytes, req);
+  std::erase_if(active_, [](UpFile* f) {
+    return f->stage != Stage::opening && f->stage != Stage::writing && f->stage != Stage::closing;
+  });
+  const auto max_open = static_cast<std::size_t>(std::max(1, settings_.max_open_files));
+  while (active_.size() < max_open && next_file_ < files_.size()) {
+    UpFile& f = files_[next_file_++];
+    if (f.stage != Stage::waiting) continue;  // failed before it started
+    open_file(f);
+    active_.push_back(&f);
+  }
+  for (UpFile* f : active_) {
+    while (f->stage == Stage::writing && f->next < f->item.source->size() &&
+           in_flight_ + req <= window && c_.unsent() < req) {
+      send_write(*f);
+    }
+    if (f->stage == Stage::writing && f->next >= f->item.source->size()) finish_sending(*f);
+    if (in_flight_ + req > window || c_.unsent() >= req) break;
+  }
+}
+
+Flow<Result<void>> Uploader::drain() {
+  while (c_.outstanding() > 0) {
+    auto d = co_await c_.dispatch();
+    if (!d) co_return d;
+  }
+  co_return Result<void>{};
+}
+
+Flow<Result<void>> Uploader::resume_phase() {
+  std::vector<std::pair<std::string, std::uint64_t>> partial;
+  std::vector<UpFile*> which;
+  for (auto& f : files_) {
+    std::uint32_t id = 0;
+    auto w = c_.request(Type::lstat, id, f.temp.size() + 4);
+    w.str(f.temp);
+    c_.send(std::move(w).finish(), id, [this, &f, &partial, &which](Result<Reply> r) {
+      if (!r) return;
+      auto a = c_.expect_attrs(*r, f.temp, "lstat");
+      if (!a || !a->is_regular() || !a->size || *a->size == 0) return;
+      if (*a->size > f.item.source->size()) return;
+      partial.emplace_back(f.temp, *a->size);
+      which.push_back(&f);
+    });
+  }
+  if (auto d = co_await drain(); !d) co_return d;
+  if (partial.empty() || settings_.checksum == Checksum::none) co_return Result<void>{};
+  auto remote = co_await sftp::remote_prefix_checksums(session_, settings_.checksum, partial);
+  if (!remote) co_return std::unexpected(remote.error());
+  if (!*remote) co_return Result<void>{};  // no checksum tool: start over
+  for (std::size_t i = 0; i < which.size(); ++i) {
+    auto local = which[i]->item.source->prefix_digest(partial[i].second);
+    if (local && !(**remote)[i].empty() && *local == (**remote)[i]) {
+      which[i]->start = partial[i].second;
+      which[i]->outcome.resumed_from = partial[i].second;
+    }
+  }
+  co_return Result<void>{};
+}
+
+Flow<Result<void>> Uploader::read_back(UpFile& f, std::string& digest) {
+  std::uint32_t id = 0;
+  auto w = c_.request(Type::open, id, f.temp.size() + 16);
+  w.str(f.temp).u32(sftp::kOpenRead).attrs({});
+  auto r = co_await c_.call(std::move(w).finish(), id);
+  if (!r) co_return std::unexpected(r.error());
+  auto h = c_.expect_handle(*r, f.temp, "open");
+  if (!h) co_return std::unexpected(h.error());
+  sftp::Hasher hasher(settings_.checksum);
+  auto got = co_await sftp::read_all(
+      c_, *h, f.temp, 0, std::nullopt, f.item.source->size(),
+      [&hasher](std::uint64_t, std::string_view d) -> Result<void> {
+        hasher.update(d);
+        return {};
+      },
+      {});
+  std::uint32_t cid = 0;
+  auto cw = c_.request(Type::close, cid, h->size() + 4);
+  cw.str(*h);
+  auto closed = co_await c_.call(std::move(cw).finish(), cid);
+  if (!got) co_return std::unexpected(got.error());
+  if (!closed) co_return std::unexpected(closed.error());
+  digest = hasher.hex();
+  co_return Result<void>{};
+}
+
+Flow<Result<void>> Uploader::verify_phase() {
+  std::vector<UpFile*> sent;
+  for (auto& f : files_) {
+    if (f.stage == Stage::sent) sent.push_back(&f);
+  }
+  if (sent.empty()) co_return Result<void>{};
+  for (UpFile* f : sent) {
+    if (settings_.checksum == Checksum::none) {
+      f->stage = Stage::verified;
+      continue;
+    }
+    auto d = f->start == 0 ? f->item.source->digest() : std::nullopt;
+    if (!d) {
+      auto full = f->item.source->prefix_digest(f->item.source->size());
+      if (!full) {
+        fail(*f, full.error());
+        continue;
+      }
+      d = *full;
+    }
+    f->local_digest = *d;
+  }
+  if (settings_.checksum == Checksum::none) co_return Result<void>{};
+  std::vector<std::string> temps;
+  std::vector<UpFile*> asked;
+  for (UpFile* f : sent) {
+    if (f->stage != Stage::sent) continue;
+    temps.push_back(f->temp);
+    asked.push_back(f);
+  }
+  auto remote = co_await sftp::remote_checksums(session_, settings_.checksum, temps);
+  if (!remote) co_return std::unexpected(remote.error());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    UpFile& f = *asked[i];
+    std::string theirs;
+    if (*remote) {
+      theirs = (**remote)[i];
+    } else {
+      auto rb = co_await read_back(f, theirs);
+      if (!rb) {
+        fail(f, rb.error());
+        continue;
+      }
+    }
+    if (theirs != f.local_digest) {
+      fail(f, Errc::verify_failed,
+           fmt::format("{}: {}: {} mismatch after upload (local {}, remote {}); nothing was "
+                       "put in place",
+                       c_.host, f.item.remote, to_string(settings_.checksum),
+                       f.local_digest.substr(0, 16),
+                       theirs.empty() ? std::string("unreadable") : theirs.substr(0, 16)));
+      continue;
+    }
+    f.outcome.digest = f.local_digest;
+    f.stage = Stage::verified;
+  }
+  co_return Result<void>{};
+}
+
+Flow<Result<void>> Uploader::rename_phase() {
+  const bool posix = std::any_of(c_.extensions.begin(), c_.extensions.end(), [](const auto& e) {
+    return e.first == "posix-rename@openssh.com";
+  });
+  for (auto& f : files_) {
+    if (f.stage != Stage::verified) continue;
+    std::uint32_t id = 0;
+    if (posix) {
+      auto w = c_.request(Type::extended, id, f.temp.size() + f.item.remote.size() + 40);
+      w.str("posix-rename@openssh.com").str(f.temp).str(f.item.remote);
+      c_.send(std::move(w).finish(), id, [this, &f](Result<Reply> r) {
+        if (!r) return fail(f, r.error());
+        if (auto ok = c_.expect_ok(*r, f.item.remote, "rename"); !ok) return fail(f, ok.error());
+        f.stage = Stage::done;
+      });
+    } else {
+      // Plain v3 rename does not replace: remove the old file first (not atomic, but the
+      // new content is complete and verified before the old one goes).
+      auto rm = c_.request(Type::remove, id, f.item.remote.size() + 4);
+      rm.str(f.item.remote);
+      c_.send(std::move(rm).finish(), id, [](Result<Reply>) {});
+      auto w = c_.request(Type::rename, id, f.temp.size() + f.item.remote.size() + 8);
+      w.str(f.temp).str(f.item.remote);
+      c_.send(std::move(w).finish(), id, [this, &f](Result<Reply> r) {
+        if (!r) return fail(f, r.error());
+        if (auto ok = c_.expect_ok(*r, f.item.remote, "rename"); !ok) return fail(f, ok.error());
+        f.stage = Stage::done;
+      });
+    }
+  }
+  co_return co_await drain();
+}
+
+TransferReport Uploader::report(std::optional<Error> fatal) {
+  TransferReport r;
+  r.fatal = fatal;
+  for (auto& f : files_) {
+    if (f.stage != Stage::done && f.stage != Stage::failed) {
+      f.stage = Stage::failed;
+      f.outcome.error = fatal ? *fatal
+                              : Error{Errc::protocol_error, Phase::transfer, c_.host,
+                                      c_.host + ": the transfer did not finish"};
+    }
+    f.outcome.ok = f.stage == Stage::done;
+    if (!f.outcome.ok) ++r.failed;
+    r.bytes += f.outcome.bytes;
+    r.files.push_back(std::move(f.outcome));
+  }
+  return r;
+}
+
+Flow<TransferReport> Uploader::run() {
+  if (settings_.resume) {
+    if (auto r = co_await resume_phase(); !r) co_return report(r.error());
+  }
+  for (;;) {
+    fill();
+    if (active_.empty() && next_file_ >= files_.size() && c_.outstanding() == 0) break;
+    if (c_.outstanding() == 0) continue;  // fill() changed stages (e.g. empty files): again
+    if (auto d = co_await c_.dispatch(); !d) co_return report(d.error());
+  }
+  if (auto v = co_await verify_phase(); !v) co_return report(v.error());
+  if (auto r = co_await rename_phase(); !r) co_return report(r.error());
+  if (auto d = co_await drain(); !d) co_return report(d.error());
+  co_return report(std::nullopt);
+}
+
+}  // namespace
+
+std::string temporary_name(const std::string& path, std::string_view who) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return dir + "." + base + ".herd-" + hex_digest(Checksum::sha256, who).substr(0, 8) + ".part";
+}
+
+Flow<TransferReport> upload(Session& session, SftpClient& sftp, std::vector<UploadItem> items,
+                            TransferSettings settings) {
+  Uploader u(session, sftp, std::move(items), std::move(settings));
+  co_return co_await u.run();
+}
+
+Flow<Result<void>> make_remote_dirs(SftpClient& sftp, std::vector<std::string> dirs,
+                                    std::optional<std::uint32_t> mode) {
+  auto& c = sftp.impl();
+  std::vector<std::string> failed;
+  for (const auto& d : dirs) {
+    std::uint32_t id = 0;
+    auto w = c.request(Type::mkdir, id, d.size() + 12);
+    FileAttributes a;
+    a.permissions = mode.value_or(0777);
+    w.str(d).attrs(a);
+    c.send(std::move(w).finish(), id, [&c, &failed, d](Result<Reply> r) {
+      if (!r || !c.expect_ok(*r, d, "mkdir")) failed.push_back(d);
+    });
+  }
+  while (c.outstanding() > 0) {
+    auto r = co_await c.dispatch();
+    if (!r) co_return r;
+  }
+  // A mkdir that failed is fine when the directory was there already.
+  for (const auto& d : failed) {
+    std::uint32_t id = 0;
+    auto w = c.request(Type::stat, id, d.size() + 4);
+    w.str(d);
+    auto r = co_await c.call(std::move(w).finish(), id);
+    if (!r) co_return std::unexpected(r.error());
+    auto a = c.expect_attrs(*r, d, "mkdir");
+    if (!a) co_return std::unexpected(a.error());
+    if (!a->is_dir()) {
+      co_return c.error(Errc::file_error, d,
+                        fmt::format("{}: mkdir {}: exists and is not a directory", c.host, d));
+    }
+  }
+  co_return Result<void>{};
+}
+
+}  // namespace herd

@@ -1,0 +1,348 @@
+// `herd put` / `herd get` against the lab's real sshd: fleets, trees, verification, atomicity,
+// resume after a kill or a dropped connection, a hostile SFTP server, and a full disk.
+//
+// The lab's servers run on this machine as the lab user, whose home is Lab::dir()/home/USER:
+// a remote path is a local path too, so the tests check results by looking at the files.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <cstring>
+#include <future>
+#include <random>
+
+#include "herd/transfer.hpp"
+#include "lab.hpp"
+#include "sim_fleet.hpp"
+
+extern char** environ;
+
+namespace herd::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> herd_args(const std::string& verb, std::vector<std::string> rest) {
+  auto& lab = Lab::get();
+  std::vector<std::string> args{verb, "-F", lab.env("HERD_LAB_SSH_CONFIG"), "--no-agent",
+                                "--no-default-keys", "--no-record"};
+  args.insert(args.end(), rest.begin(), rest.end());
+  return args;
+}
+
+/// A fresh directory in the lab user's home, owned by that user (the SFTP server writes there).
+fs::path remote_dir(const std::string& name) {
+  auto& lab = Lab::get();
+  static int counter = 0;
+  fs::path d = lab.dir() / "home" / lab.user() / (name + "-" + std::to_string(++counter));
+  fs::create_directories(d);
+  if (lab.is_root()) {
+    EXPECT_EQ(run_shell("chown " + sh_quote(lab.user()) + " " + sh_quote(d.string())).exit_code,
+              0);
+  }
+  return d;
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(gen());
+  return s;
+}
+
+void write_file(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+/// Names in `dir` (recursively) that look like herd's temporary files.
+std::vector<std::string> leftovers(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto n = it->path().filename().string();
+    if (n.find(".herd-") != std::string::npos && n.ends_with(".part")) out.push_back(n);
+  }
+  return out;
+}
+
+/// herd running in the background (output discarded), to be killed mid-transfer.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{HERD_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    EXPECT_EQ(posix_spawn(&pid_, HERD_BINARY, &fa, nullptr, cargv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Background() { kill_now(); }
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+/// The size of the first file in `dir` whose name contains `part`, or 0.
+std::uintmax_t partial_size(const fs::path& dir, const std::string& part) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().find(part) != std::string::npos) {
+      return fs::file_size(it->path(), ec);
+    }
+  }
+  return 0;
+}
+
+TEST(Transfer, PutOneFileToAFleetVerifiedAndAtomic) {
+  TempDir local;
+  const auto data = random_bytes(3 * 1024 * 1024 + 17, 1);
+  write_file(local.path() / "app.bin", data);
+  auto dest = remote_dir("put-fleet");
+  auto r = run_herd(herd_args(
+      "put", {"web[01-04]", (local.path() / "app.bin").string(), dest.string() + "/"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_TRUE(read_file(dest / "app.bin") == data);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4) << r.out;
+  EXPECT_NE(r.out.find("put 1 file, 3.0 MiB, sha256 verified"), std::string::npos) << r.out;
+  EXPECT_TRUE(leftovers(dest).empty());
+  EXPECT_NE(r.err.find("4 ok"), std::string::npos) << r.err;
+
+  // A destination that is a directory takes the file by its name; --json reports each host.
+  auto again = run_herd(herd_args(
+      "put", {"--json", "web[01-02]", (local.path() / "app.bin").string(), dest.string()}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(std::count(again.out.begin(), again.out.end(), '\n'), 2 + 2 + 2 + 1) << again.out;
+  EXPECT_NE(again.out.find("\"status\":\"ok\""), std::string::npos) << again.out;
+}
+
+TEST(Transfer, PutTreeRecursivePreserveExcludeSymlinks) {
+  TempDir local;
+  auto src = local.path() / "site";
+  write_file(src / "index.html", "<h1>hi</h1>\n");
+  write_file(src / "css" / "a.css", "body{}\n");
+  write_file(src / "deep" / "er" / "x.txt", "x\n");
+  write_file(src / "skip.tmp", "no\n");
+  fs::create_directories(src / "empty");
+  fs::create_symlink("index.html", src / "link.html");
+  ::chmod((src / "css" / "a.css").c_str(), 0640);
+  struct timespec times[2] = {{1000000000, 0}, {1234567890, 0}};
+  ::utimensat(AT_FDCWD, (src / "index.html").c_str(), times, 0);
+  auto dest = remote_dir("put-tree");
+  auto r = run_herd(herd_args("put", {"-r", "-p", "--exclude", "*.tmp", "web01", src.string(),
+                                      dest.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto site = dest / "site";
+  EXPECT_EQ(read_file(site / "index.html"), "<h1>hi</h1>\n");
+  EXPECT_EQ(read_file(site / "deep" / "er" / "x.txt"), "x\n");
+  EXPECT_TRUE(fs::is_directory(site / "empty"));
+  EXPECT_FALSE(fs::exists(site / "skip.tmp"));
+  ASSERT_TRUE(fs::is_symlink(site / "link.html"));
+  EXPECT_EQ(fs::read_symlink(site / "link.html"), "index.html");
+  EXPECT_EQ(fs::status(site / "css" / "a.css").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  struct stat st{};
+  ASSERT_EQ(::stat((site / "index.html").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);
+
+  // Without -r a directory is a usage error, and nothing is sent.
+  auto no_r = run_herd(herd_args("put", {"web01", src.string(), (dest / "other").string()}));
+  EXPECT_EQ(no_r.exit_code, 2) << no_r.err;
+  EXPECT_NE(no_r.err.find("is a directory (use -r)"), std::string::npos) << no_r.err;
+  EXPECT_FALSE(fs::exists(dest / "other"));
+}
+
+TEST(Transfer, TenThousandSmallFilesUpAndDown) {
+  TempDir local;
+  auto src = local.path() / "many";
+  for (int d = 0; d < 100; ++d) {
+    for (int f = 0; f < 100; ++f) {
+      write_file(src / ("d" + std::to_string(d)) / ("f" + std::to_string(f)),
+                 "file " + std::to_string(d * 100 + f) + "\n");
+    }
+  }
+  auto dest = remote_dir("many");
+  auto up = run_herd(herd_args("put", {"-r", "web01", src.string(), dest.string()}));
+  ASSERT_EQ(up.exit_code, 0) << up.err.substr(0, 2000);
+  EXPECT_NE(up.out.find("put 10000 files"), std::string::npos) << up.out;
+  EXPECT_EQ(read_file(dest / "many" / "d42" / "f7"), "file 4207\n");
+  EXPECT_TRUE(leftovers(dest).empty());
+
+  auto back = local.path() / "back";
+  auto down = run_herd(herd_args("get", {"-r", "web01", (dest / "many").string(), back.string()}));
+  ASSERT_EQ(down.exit_code, 0) << down.err.substr(0, 2000);
+  EXPECT_NE(down.out.find("got 10000 files"), std::string::npos) << down.out;
+  std::size_t n = 0;
+  for (auto& e : fs::recursive_directory_iterator(back / "web01" / "many")) {
+    if (e.is_regular_file()) ++n;
+  }
+  EXPECT_EQ(n, 10000u);
+  EXPECT_EQ(read_file(back / "web01" / "many" / "d99" / "f99"), "file 9999\n");
+}
+
+TEST(Transfer, GetIntoHostDirectoriesOrATemplate) {
+  auto src = remote_dir("get-src");
+  write_file(src / "conf.txt", "setting=1\n");
+  write_file(src / "other.txt", "two\n");
+  TempDir local;
+  auto r = run_herd(herd_args("get", {"web[01-03]", (src / "conf.txt").string(),
+                                      (src / "other.txt").string(),
+                                      (local.path() / "collected").string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* h : {"web01", "web02", "web03"}) {
+    EXPECT_EQ(read_file(local.path() / "collected" / h / "conf.txt"), "setting=1\n") << h;
+    EXPECT_EQ(read_file(local.path() / "collected" / h / "other.txt"), "two\n") << h;
+  }
+  auto t = run_herd(herd_args(
+      "get", {"web[01-02]", (src / "conf.txt").string(), (local.path() / "{host}.conf").string()}));
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(read_file(local.path() / "web01.conf"), "setting=1\n");
+  EXPECT_EQ(read_file(local.path() / "web02.conf"), "setting=1\n");
+  EXPECT_TRUE(leftovers(local.path()).empty());
+
+  // A missing file fails that host with the path named; exit code says a host failed.
+  auto missing = run_herd(herd_args(
+      "get", {"web01", (src / "nope.txt").string(), (local.path() / "m").string()}));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("nope.txt"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+}
+
+TEST(Transfer, LargeSparseFileOverOneGiB) {
+  TempDir local;
+  auto big = local.path() / "sparse.img";
+  {
+    std::ofstream(big) << "start";
+  }
+  fs::resize_file(big, (1ull << 30) + 4096);  // sparse: costs no local disk
+  { std::fstream f(big, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp((1ll << 30) + 100);
+    f << "end"; }
+  auto dest = remote_dir("sparse");
+  auto r = run_herd(herd_args("put", {"web01", big.string(), (dest / "copy.img").string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1.00 GiB, sha256 verified"), std::string::npos) << r.out;
+  EXPECT_EQ(fs::file_size(dest / "copy.img"), (1ull << 30) + 4096);
+  auto sums = run_shell("cmp " + sh_quote(big.string()) + " " +
+                        sh_quote((dest / "copy.img").string()));
+  EXPECT_EQ(sums.exit_code, 0) << sums.out << sums.err;
+  fs::remove(dest / "copy.img");
+}
+
+/// A 1 GiB file with random data at the start and the end and a sparse hole between: big
+/// enough that a transfer takes seconds on loopback, cheap on the local disk.
+void make_big(const fs::path& p, unsigned seed) {
+  write_file(p, random_bytes(8 * 1024 * 1024, seed));
+  fs::resize_file(p, 1ull << 30);
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp((1ll << 30) - 4096);
+  f << random_bytes(4096, seed + 1);
+}
+
+bool same_content(const fs::path& a, const fs::path& b) {
+  return run_shell("cmp -s " + sh_quote(a.string()) + " " + sh_quote(b.string())).exit_code == 0;
+}
+
+TEST(Transfer, KilledMidUploadLeavesNoFinalFileAndResumeFinishesIt) {
+  TempDir local;
+  auto big = local.path() / "big.bin";
+  make_big(big, 3);
+  auto dest = remote_dir("killed");
+  auto args = herd_args("put", {"web01", big.string(), (dest / "big.bin").string()});
+  {
+    Background herd(args);
+    ASSERT_TRUE(wait_until([&] { return partial_size(dest, ".herd-") > 64 * 1024 * 1024; },
+                           std::chrono::seconds(60)))
+        << "the upload never started";
+    herd.kill_now();
+  }
+  EXPECT_FALSE(fs::exists(dest / "big.bin")) << "a killed upload left its final name";
+  const auto partial = partial_size(dest, ".herd-");
+  ASSERT_GT(partial, 0u);
+  ASSERT_LT(partial, 1ull << 30) << "the kill came too late to test anything";
+  auto resumed = run_herd(herd_args("put", {"--resume", "web01", big.string(),
+                                            (dest / "big.bin").string()}));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("(1 resumed)"), std::string::npos) << resumed.out;
+  EXPECT_TRUE(same_content(big, dest / "big.bin"));
+  EXPECT_TRUE(leftovers(dest).empty());
+  fs::remove(dest / "big.bin");
+}
+
+TEST(Transfer, DroppedConnectionMidDownloadThenResume) {
+  auto& lab = Lab::get();
+  if (!lab.is_root()) GTEST_FAIL() << "needs the root-mode lab (its own user to drop)";
+  auto src = remote_dir("dropped");
+  make_big(src / "data.bin", 5);
+  TempDir local;
+  auto into = local.path() / "in";
+  auto args = herd_args("get", {"web01", (src / "data.bin").string(), into.string()});
+  auto r_future = std::async(std::launch::async, [&] { return run_herd(args); });
+  const auto where = into / "web01";
+  bool started = wait_until([&] { return partial_size(where, ".herd-") > 64 * 1024 * 1024; },
+                            std::chrono::seconds(60));
+  // Drop the connection: end the sshd processes serving the lab user's sessions.
+  run_shell("pkill -KILL -u " + sh_quote(lab.user()) + " -f 'sshd: '");
+  auto r = r_future.get();
+  ASSERT_TRUE(started) << r.err;
+  EXPECT_NE(r.exit_code, 0) << "the drop did not fail the host";
+  EXPECT_FALSE(fs::exists(where / "data.bin"));
+  const auto partial = partial_size(where, ".herd-");
+  EXPECT_GT(partial, 0u) << "the partial file should stay for --resume";
+  EXPECT_LT(partial, 1ull << 30);
+  auto resumed = run_herd(herd_args("get", {"--resume", "web01", (src / "data.bin").string(),
+                                            into.string()}));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("(1 resumed)"), std::string::npos) << resumed.out;
+  EXPECT_TRUE(same_content(src / "data.bin", where / "data.bin"));
+  EXPECT_TRUE(leftovers(where).empty());
+  fs::remove(src / "data.bin");
+}
+
+TEST(Transfer, FullLocalDiskFailsThatHostOnlyAndLeavesNothing) {
+  auto& lab = Lab::get();
+  if (!lab.is_root()) GTEST_FAIL() << "needs root to mount a small tmpfs";
+  auto src = remote_dir("full-src");
+  write_file(src / "small.txt", "fits\n");
+  write_file(src / "big.bin", random_bytes(3 * 1024 * 1024, 9));
+  TempDir local;
+  auto full = local.path() / "out" / "web01";
+  fs::create_directories(full);
+  ASSERT_EQ(::mount("tmpfs", full.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  auto r = run_herd(herd_args("get", {"web[01-02]", (src / "small.txt").string(),
+                                      (src / "big.bin").string(),
+                                      (local.path() / "out").string()}));
+  std::vector<std::string> left = leftovers(full);
+  std::string listing;
+  for (auto& e : fs::directory_iterator(full)) listing += e.path().filename().string() + " ";
+  ::umount2(full.c_str(), MNT_DETACH);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("big.bin"), std::string::npos) << r.err;
+  EXPECT_TRUE(left.empty()) << listing;
+  EXPECT_EQ(listing, "small.txt ") << "only the file that fit, and no partial big.bin";
+  EXPECT_EQ(read_file(local.path() / "out" / "web02" / "big.bin").size(), 3u * 1024 * 1024);
+}
+
+}  // namespace
+}  // namespace herd::test
