@@ -17,6 +17,7 @@
 #include <cstring>
 #include <future>
 #include <random>
+#include <sstream>
 
 #include "herd/transfer.hpp"
 #include "lab.hpp"
@@ -342,6 +343,104 @@ TEST(Transfer, FullLocalDiskFailsThatHostOnlyAndLeavesNothing) {
   EXPECT_TRUE(left.empty()) << listing;
   EXPECT_EQ(listing, "small.txt ") << "only the file that fit, and no partial big.bin";
   EXPECT_EQ(read_file(local.path() / "out" / "web02" / "big.bin").size(), 3u * 1024 * 1024);
+}
+
+}  // namespace
+}  // namespace herd::test
+
+namespace herd::test {
+namespace {
+
+/// A real sshd (the lab's server 1 config on a new port) whose SFTP subsystem is
+/// tests/lab/hostile-sftp-server, in the mode written to a file the subsystem reads.
+class HostileServer {
+ public:
+  HostileServer() {
+    auto& lab = Lab::get();
+    dir_ = lab.temp_dir("hostile");
+    fs::permissions(dir_, fs::perms(0755));
+    port_ = static_cast<std::uint16_t>(30000 + (::getpid() % 20000));
+    write_file(dir_ / "mode", "names\n");
+    write_file(dir_ / "subsystem",
+               "#!/bin/sh\nexec " + sh_quote(HOSTILE_SERVER) + " \"$(cat " +
+                   sh_quote((dir_ / "mode").string()) + ")\"\n");
+    fs::permissions(dir_ / "subsystem", fs::perms(0755));
+    fs::permissions(dir_ / "mode", fs::perms(0644));
+    std::string config = read_file(lab.dir() / "sshd_config.1");
+    std::string out;
+    std::istringstream in(config);
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("Port ")) line = "Port " + std::to_string(port_);
+      if (line.starts_with("PidFile ")) line = "PidFile " + (dir_ / "sshd.pid").string();
+      if (line.starts_with("Subsystem ")) line = "Subsystem sftp " + (dir_ / "subsystem").string();
+      out += line + "\n";
+    }
+    write_file(dir_ / "sshd_config", out);
+    auto r = run_shell("/usr/sbin/sshd -f " + sh_quote((dir_ / "sshd_config").string()) + " -E " +
+                       sh_quote((dir_ / "sshd.log").string()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    started_ = wait_until(
+        [&] {
+          return run_shell("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) + "'")
+                     .exit_code == 0;
+        },
+        std::chrono::seconds(10));
+  }
+  ~HostileServer() {
+    run_shell("kill $(cat " + sh_quote((dir_ / "sshd.pid").string()) + ") 2>/dev/null");
+  }
+  bool started() const { return started_; }
+  void mode(const std::string& m) { write_file(dir_ / "mode", m + "\n"); }
+  /// herd get arguments that reach this server as the lab user (host "127.0.0.1").
+  std::vector<std::string> get_args(std::vector<std::string> rest) const {
+    auto& lab = Lab::get();
+    std::vector<std::string> args{"get", "--no-agent", "--no-default-keys", "--no-record",
+                                  "-i", lab.env("HERD_LAB_KEY_ED25519"), "-l", lab.user(),
+                                  "-P", std::to_string(port_), "--known-hosts",
+                                  (dir_ / "known_hosts").string(), "--host-key-policy",
+                                  "accept-new"};
+    args.insert(args.end(), rest.begin(), rest.end());
+    return args;
+  }
+
+ private:
+  fs::path dir_;
+  std::uint16_t port_ = 0;
+  bool started_ = false;
+};
+
+TEST(HostileSftp, NamesFromTheServerNeverLeaveTheTarget) {
+  ::unlink("/tmp/herd-hostile-abs.txt");
+  HostileServer server;
+  ASSERT_TRUE(server.started());
+  TempDir local;
+  auto into = local.path() / "box" / "in";
+  auto r = run_herd(server.get_args({"-r", "--checksum", "none", "127.0.0.1", "/data",
+                                     into.string()}));
+  EXPECT_NE(r.exit_code, 0) << "hostile names must fail the host";
+  EXPECT_EQ(read_file(into / "127.0.0.1" / "data" / "good.txt"), "good\n") << r.err;
+  for (const char* evil : {"../escape.txt", "/tmp/herd-hostile-abs.txt", "sub/inner.txt",
+                           "../../escape2.txt"}) {
+    EXPECT_NE(r.err.find(std::string("'") + evil + "'"), std::string::npos) << evil << r.err;
+  }
+  EXPECT_FALSE(fs::exists("/tmp/herd-hostile-abs.txt"));
+  // Nothing anywhere in the test's tree but the one good file (and its directories).
+  std::vector<std::string> files;
+  for (auto& e : fs::recursive_directory_iterator(local.path())) {
+    if (!e.is_directory()) files.push_back(e.path().lexically_relative(local.path()).string());
+  }
+  EXPECT_EQ(files, std::vector<std::string>{"box/in/127.0.0.1/data/good.txt"});
+
+  // A symlink's target is never followed out of the tree: link-out (to /etc/passwd) is skipped.
+  EXPECT_FALSE(fs::exists(into / "127.0.0.1" / "data" / "link-out"));
+
+  // A malformed packet ends that host with a protocol error at once, no hang.
+  server.mode("badpacket");
+  auto bad = run_herd(server.get_args({"--checksum", "none", "127.0.0.1", "/data/good.txt",
+                                       (local.path() / "bad").string()}));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("malformed or oversized SFTP packet"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(local.path() / "bad" / "127.0.0.1" / "good.txt"));
 }
 
 }  // namespace
