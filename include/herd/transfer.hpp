@@ -68,6 +68,8 @@ class LocalSource {
   std::optional<std::string> digest();
   /// The digest of the first `n` bytes, computed now (for resume; not cached).
   Result<std::string> prefix_digest(std::uint64_t n);
+  /// The digest of the whole file with `c`, computed once and kept (sync --compare-checksum).
+  Result<std::string> full_digest(Checksum c);
   /// True if size or mtime differ from when the file was opened.
   bool changed() const;
   /// Bytes hashed so far: each byte once, however many hosts read it.
@@ -85,6 +87,7 @@ class LocalSource {
   void* hash_ = nullptr;  ///< EVP_MD_CTX, guarded by mu_
   std::uint64_t hashed_ = 0;
   std::optional<std::string> digest_;
+  std::optional<std::pair<Checksum, std::string>> full_;  ///< full_digest()'s, guarded by mu_
 };
 
 /// One file to upload: the shared source and the remote destination path.
@@ -141,6 +144,12 @@ Flow<TransferReport> upload(Session& session, SftpClient& sftp, std::vector<Uplo
 /// Download `items`; local parent directories must exist.
 Flow<TransferReport> download(Session& session, SftpClient& sftp,
                               std::vector<DownloadItem> items, TransferSettings settings);
+
+/// The remote's digests of `paths` (openssl dgst, else sha256sum/md5sum), a few commands for
+/// many paths: one hex digest per path ("" where unreadable), or nullopt when the remote has no
+/// tool for it.
+Flow<Result<std::optional<std::vector<std::string>>>> remote_digests(
+    Session& session, Checksum c, std::vector<std::string> paths);
 
 /// The temporary name herd uses beside `path` for host `who`: ".NAME.herd-TAG.part", TAG the
 /// first 8 hex digits of SHA-256(who). Per host, so hosts that share a file system (NFS homes,

@@ -25,15 +25,18 @@ int main(int argc, char** argv) {
   JobsOptions jobs;
   TransferCliOptions put;
   TransferCliOptions get;
+  SyncCliOptions sync;
   run.argv.assign(argv, argv + argc);
   put.fleet.argv = run.argv;
   get.fleet.argv = run.argv;
+  sync.transfer.fleet.argv = run.argv;
   auto* run_cmd = setup_run(app, run);
   auto* shell_cmd = setup_shell(app, shell);
   auto* nodes_cmd = setup_nodes(app, nodes);
   auto* jobs_cmd = setup_jobs(app, jobs);
   auto* put_cmd = setup_put(app, put);
   auto* get_cmd = setup_get(app, get);
+  auto* sync_cmd = setup_sync(app, sync);
 
   try {
     app.parse(argc, argv);
@@ -62,6 +65,10 @@ int main(int argc, char** argv) {
   if (get_cmd->parsed()) {
     configure_logging(get.fleet.common.verbosity);
     return run_get(get);
+  }
+  if (sync_cmd->parsed()) {
+    configure_logging(sync.transfer.fleet.common.verbosity);
+    return run_sync(sync);
   }
   if (nodes_cmd->parsed()) return run_nodes(nodes);
   if (jobs_cmd->parsed()) return run_jobs(jobs);

@@ -55,6 +55,7 @@ struct TransferCliOptions {
   bool resume = false;               ///< --resume: continue interrupted transfers
   bool follow_links = false;         ///< -L: copy what symlinks point to
   int max_open_files = 32;           ///< files in progress at once per host
+  bool checksum_compare = false;     ///< sync -c: find changed files by content
 };
 /// `herd put PATTERN LOCAL... REMOTE`
 CLI::App* setup_put(CLI::App& app, TransferCliOptions& o);
@@ -62,6 +63,16 @@ int run_put(const TransferCliOptions& o);
 /// `herd get PATTERN REMOTE... LOCALDIR`
 CLI::App* setup_get(CLI::App& app, TransferCliOptions& o);
 int run_get(const TransferCliOptions& o);
+
+/// Options of `herd sync`.
+struct SyncCliOptions {
+  TransferCliOptions transfer;  ///< paths = LOCALDIR, REMOTEDIR
+  bool dry_run = false;         ///< -n: list, change nothing
+  bool remove_extra = false;    ///< --delete
+};
+/// `herd sync PATTERN LOCALDIR REMOTEDIR`
+CLI::App* setup_sync(CLI::App& app, SyncCliOptions& o);
+int run_sync(const SyncCliOptions& o);
 
 struct ShellOptions {
   CommonOptions common;

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cstdlib>
 
 namespace herd::cli {
@@ -35,6 +36,10 @@ void add_common_options(CLI::App& app, CommonOptions& o, const char* port_flags)
                  "Read the login password from this environment variable");
   app.add_option("--passphrase-env", o.passphrase_env,
                  "Read the private-key passphrase from this environment variable");
+  app.add_option("-o,--ssh-option", o.ssh_options,
+                 "ssh_config-style Key=Value: Ciphers, KexAlgorithms, MACs, HostKeyAlgorithms, "
+                 "Compression (repeatable; beats ssh_config)")
+      ->allow_extra_args(false);
   app.add_flag("--no-agent", o.no_agent, "Do not use ssh-agent");
   app.add_flag("--no-default-keys", o.no_default_keys, "Do not try ~/.ssh/id_* keys");
   app.add_flag("-v,--verbose", o.verbosity, "More logging (-v info, -vv debug, -vvv trace)");
@@ -49,6 +54,35 @@ Result<std::string> secret_from_env(const std::string& var, const char* what) {
                 fmt::format("--{}-env: environment variable {} is not set", what, var));
   }
   return std::string(v);
+}
+
+/// Apply one -o Key=Value (keys case-insensitive, "Key Value" also accepted, as ssh does).
+Result<void> apply_ssh_option(const std::string& text, SessionOptions& s) {
+  auto sep = text.find_first_of("= ");
+  std::string key = text.substr(0, sep);
+  std::string value = sep == std::string::npos ? std::string() : text.substr(sep + 1);
+  for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (value.empty()) {
+    return fail(Errc::bad_config, Phase::connect, "",
+                fmt::format("-o {}: expected Key=Value", text));
+  }
+  if (key == "ciphers") {
+    s.algorithms.ciphers = value;
+  } else if (key == "kexalgorithms") {
+    s.algorithms.kex = value;
+  } else if (key == "macs") {
+    s.algorithms.macs = value;
+  } else if (key == "hostkeyalgorithms") {
+    s.algorithms.host_keys = value;
+  } else if (key == "compression") {
+    s.compression = value == "yes";
+  } else {
+    return fail(Errc::bad_config, Phase::connect, "",
+                fmt::format("-o {}: unsupported option (herd takes Ciphers, KexAlgorithms, MACs, "
+                            "HostKeyAlgorithms, Compression; put others in an ssh_config)",
+                            key));
+  }
+  return {};
 }
 
 }  // namespace
@@ -81,6 +115,9 @@ Result<SessionOptions> session_options(const CommonOptions& o, const std::string
     auto p = secret_from_env(o.passphrase_env, "passphrase");
     if (!p) return std::unexpected(p.error());
     s.passphrase = *p;
+  }
+  for (const auto& opt : o.ssh_options) {
+    if (auto r = apply_ssh_option(opt, s); !r) return std::unexpected(r.error());
   }
   s.allow_agent = !o.no_agent;
   s.look_for_keys = !o.no_default_keys;

@@ -21,6 +21,7 @@ struct CommonOptions {
   std::string known_hosts;
   std::string host_key_policy;
   double connect_timeout_s = 0;  // s; 0 = from ssh_config or default
+  std::vector<std::string> ssh_options;  ///< -o Key=Value (Ciphers, KexAlgorithms, MACs, ...)
   std::string password_env;      ///< name of the variable holding the password
   std::string passphrase_env;    ///< name of the variable holding the key passphrase
   bool no_agent = false;

@@ -163,6 +163,19 @@ Result<std::string> LocalSource::prefix_digest(std::uint64_t n) {
   return sftp::hash_fd_prefix(fd_, n, checksum_, path_.string());
 }
 
+Result<std::string> LocalSource::full_digest(Checksum c) {
+  {
+    std::lock_guard lock(mu_);
+    if (c == checksum_ && digest_) return *digest_;
+    if (full_ && full_->first == c) return full_->second;
+  }
+  auto d = sftp::hash_fd_prefix(fd_, size_, c, path_.string());
+  if (!d) return d;
+  std::lock_guard lock(mu_);
+  full_ = std::pair(c, *d);
+  return *d;
+}
+
 bool LocalSource::changed() const {
   struct stat st{};
   if (::stat(path_.c_str(), &st) != 0) return true;

@@ -135,3 +135,12 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
 }
 
 }  // namespace herd::sftp
+
+namespace herd {
+
+Flow<Result<std::optional<std::vector<std::string>>>> remote_digests(
+    Session& session, Checksum c, std::vector<std::string> paths) {
+  co_return co_await sftp::remote_checksums(session, c, std::move(paths));
+}
+
+}  // namespace herd

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <cstring>
 #include <future>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -343,6 +344,89 @@ TEST(Transfer, FullLocalDiskFailsThatHostOnlyAndLeavesNothing) {
   EXPECT_TRUE(left.empty()) << listing;
   EXPECT_EQ(listing, "small.txt ") << "only the file that fit, and no partial big.bin";
   EXPECT_EQ(read_file(local.path() / "out" / "web02" / "big.bin").size(), 3u * 1024 * 1024);
+}
+
+TEST(Transfer, SshOptionsChooseTheCipher) {
+  TempDir local;
+  write_file(local.path() / "f", "x\n");
+  auto dest = remote_dir("cipher");
+  auto ok = run_herd(herd_args("put", {"-o", "Ciphers=aes128-gcm@openssh.com", "web01",
+                                       (local.path() / "f").string(), dest.string() + "/"}));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  // A cipher sshd does not offer proves the option reaches the key exchange.
+  auto refused = run_herd(herd_args("put", {"-o", "Ciphers=3des-cbc", "web01",
+                                            (local.path() / "f").string(), dest.string() + "/"}));
+  EXPECT_NE(refused.exit_code, 0);
+  auto bad = run_herd(herd_args("put", {"-o", "Bogus=1", "web01", (local.path() / "f").string(),
+                                        dest.string() + "/"}));
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("-o bogus: unsupported option"), std::string::npos) << bad.err;
+}
+
+/// Files under `root`, relative, with their contents.
+std::map<std::string, std::string> tree_of(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) out[e.path().lexically_relative(root).string()] = read_file(e.path());
+  }
+  return out;
+}
+
+void set_mtime(const fs::path& p, long secs) {
+  struct timespec times[2] = {{secs, 0}, {secs, 0}};
+  ::utimensat(AT_FDCWD, p.c_str(), times, 0);
+}
+
+TEST(Transfer, SyncSendsOnlyWhatChangedDeletesAndDryRuns) {
+  TempDir local;
+  auto src = local.path() / "release";
+  write_file(src / "bin" / "app", "v1 binary\n");
+  write_file(src / "conf" / "app.conf", "port=80\n");
+  write_file(src / "README", "readme\n");
+  auto dest = remote_dir("sync") / "srv";
+  auto first = run_herd(herd_args("sync", {"web[01-02]", src.string(), dest.string()}));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("synced: 3 sent"), std::string::npos) << first.out;
+  EXPECT_EQ(tree_of(dest), tree_of(src));
+
+  // Change one file, add one, remove one; the remote also has a file of its own.
+  write_file(src / "bin" / "app", "v2 binary, longer\n");
+  write_file(src / "conf" / "new.conf", "x=1\n");
+  fs::remove(src / "README");
+  write_file(dest / "stray.log", "old\n");
+  auto dry = run_herd(herd_args("sync", {"--dry-run", "--delete", "web01", src.string(),
+                                         dest.string()}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("+ " + (dest / "bin" / "app").string()), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("+ " + (dest / "conf" / "new.conf").string()), std::string::npos);
+  EXPECT_NE(dry.out.find("- " + (dest / "README").string()), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("- " + (dest / "stray.log").string()), std::string::npos) << dry.out;
+  EXPECT_EQ(dry.out.find("app.conf"), std::string::npos) << "unchanged files are not listed";
+  EXPECT_NE(dry.out.find("would send 2 files"), std::string::npos) << dry.out;
+  EXPECT_EQ(read_file(dest / "bin" / "app"), "v1 binary\n") << "a dry run changed a file";
+  EXPECT_TRUE(fs::exists(dest / "stray.log"));
+
+  auto real = run_herd(herd_args("sync", {"--delete", "web01", src.string(), dest.string()}));
+  ASSERT_EQ(real.exit_code, 0) << real.err;
+  EXPECT_NE(real.out.find("synced: 2 sent"), std::string::npos) << real.out;
+  EXPECT_NE(real.out.find("2 deleted, 1 unchanged"), std::string::npos) << real.out;
+  EXPECT_EQ(tree_of(dest), tree_of(src));
+  EXPECT_TRUE(leftovers(dest).empty());
+
+  auto again = run_herd(herd_args("sync", {"web01", src.string(), dest.string()}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("synced: 0 sent"), std::string::npos) << again.out;
+
+  // Same size and time, different content: found only by --compare-checksum.
+  write_file(src / "conf" / "app.conf", "port=81\n");
+  set_mtime(src / "conf" / "app.conf", 1600000000);
+  set_mtime(dest / "conf" / "app.conf", 1600000000);
+  auto by_time = run_herd(herd_args("sync", {"web01", src.string(), dest.string()}));
+  EXPECT_NE(by_time.out.find("synced: 0 sent"), std::string::npos) << by_time.out;
+  auto by_sum = run_herd(herd_args("sync", {"-c", "web01", src.string(), dest.string()}));
+  ASSERT_EQ(by_sum.exit_code, 0) << by_sum.err;
+  EXPECT_NE(by_sum.out.find("synced: 1 sent"), std::string::npos) << by_sum.out;
+  EXPECT_EQ(read_file(dest / "conf" / "app.conf"), "port=81\n");
 }
 
 }  // namespace
