@@ -26,6 +26,15 @@ step "$herd" nodes --inventory "$HERD_LAB_INVENTORY" -c @lab
 step "$herd" run -i "$HERD_LAB_INVENTORY" --known-hosts "$HERD_LAB_KNOWN_HOSTS" \
   --host-key-policy strict --no-agent --no-default-keys '@lab!web0[5-8]' -- 'uname -s'
 step "$herd" run -F "$cfg" -J lab1 web05,web06 -- 'echo "reached through the jump host lab1"'
+# Files: the lab's hosts share this machine's disk; remote paths are in the lab user's home.
+rhome=$("$herd" run -F "$cfg" web01 -- pwd)
+head -c 20000000 /dev/urandom >"$dir/release.bin"
+mkdir -p "$dir/site/css" && echo '<h1>herd</h1>' >"$dir/site/index.html" && echo 'h1{}' >"$dir/site/css/a.css"
+step "$herd" put -F "$cfg" 'web[01-08]' "$dir/release.bin" "$rhome/"
+step "$herd" get -F "$cfg" 'web[01-03]' "$rhome/release.bin" "$dir/collected"
+step "$herd" sync -F "$cfg" 'web[01-02]' "$dir/site" "$rhome/site"
+echo 'h1{color:red}' >"$dir/site/css/a.css"
+step "$herd" sync -F "$cfg" --dry-run 'web[01-02]' "$dir/site" "$rhome/site"
 step "$herd" jobs
 echo
 echo "==> a changed host key is refused (server 1 restarted with new keys):"

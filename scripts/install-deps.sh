@@ -6,9 +6,9 @@ set -eu
 PACKAGES="
 g++ cmake ninja-build make pkg-config git
 libssh-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
-libboost-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
+libboost-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev libarchive-dev
 libgtest-dev libgmock-dev
-openssh-server openssh-client tmux procps iproute2 sudo passwd
+openssh-server openssh-client tmux procps iproute2 sudo passwd tar gzip zstd
 "
 
 missing=""

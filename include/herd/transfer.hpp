@@ -145,6 +145,62 @@ Flow<TransferReport> upload(Session& session, SftpClient& sftp, std::vector<Uplo
 Flow<TransferReport> download(Session& session, SftpClient& sftp,
                               std::vector<DownloadItem> items, TransferSettings settings);
 
+/// How an archive (--archive) is compressed.
+enum class ArchiveCompression { gzip, zstd, none };
+
+/// One member of an archive: a file, a directory or a symlink, at `rel` under the destination.
+struct ArchiveMember {
+  enum class Kind { file, dir, symlink };
+  Kind kind = Kind::file;
+  std::string rel;
+  std::filesystem::path local;  ///< file: where it is read from
+  std::string link_target;      ///< symlink: what it points to
+};
+
+/// Many small files as one compressed tar, built once into a temporary file and streamed to
+/// every host into `tar -x`, the compress-then-extract way operators move folders. Each file's
+/// digest is taken while it is added, to be checked on the host after extraction.
+class LocalArchive {
+ public:
+  struct File {
+    std::string rel;
+    std::uint64_t size = 0;
+    std::string digest;
+  };
+  static Result<std::shared_ptr<LocalArchive>> build(const std::vector<ArchiveMember>& members,
+                                                     ArchiveCompression compression,
+                                                     Checksum checksum, bool preserve);
+  ~LocalArchive();
+  LocalArchive(const LocalArchive&) = delete;
+  LocalArchive& operator=(const LocalArchive&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::uint64_t bytes() const { return bytes_; }           ///< compressed size
+  std::uint64_t content_bytes() const { return content_; } ///< sum of the files' sizes
+  ArchiveCompression compression() const { return compression_; }
+  Checksum checksum() const { return checksum_; }
+  bool preserve() const { return preserve_; }
+  const std::vector<File>& files() const { return files_; }
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  const std::vector<std::string>& links() const { return links_; }
+
+ private:
+  LocalArchive() = default;
+  std::filesystem::path path_;
+  std::uint64_t bytes_ = 0, content_ = 0;
+  ArchiveCompression compression_ = ArchiveCompression::gzip;
+  Checksum checksum_ = Checksum::sha256;
+  bool preserve_ = false;
+  std::vector<File> files_;
+  std::vector<std::string> dirs_, links_;
+};
+
+/// Stream `archive` into `tar -x` in a temporary directory beside `dest` (made if missing),
+/// check every file's digest there, then move the members into place over SFTP and remove the
+/// temporary directory. Files whose digest differs are not moved and are reported failed.
+Flow<TransferReport> upload_archive(Session& session, SftpClient& sftp,
+                                    std::shared_ptr<LocalArchive> archive, std::string dest,
+                                    TransferSettings settings);
+
 /// The remote's digests of `paths` (openssl dgst, else sha256sum/md5sum), a few commands for
 /// many paths: one hex digest per path ("" where unreadable), or nullopt when the remote has no
 /// tool for it.

@@ -56,6 +56,8 @@ struct TransferCliOptions {
   bool follow_links = false;         ///< -L: copy what symlinks point to
   int max_open_files = 32;           ///< files in progress at once per host
   bool checksum_compare = false;     ///< sync -c: find changed files by content
+  bool archive = false;              ///< put --archive: one compressed tar into tar -x
+  std::string compress = "gzip";     ///< --compress gzip|zstd|none (with --archive)
 };
 /// `herd put PATTERN LOCAL... REMOTE`
 CLI::App* setup_put(CLI::App& app, TransferCliOptions& o);

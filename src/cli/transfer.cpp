@@ -65,8 +65,9 @@ Result<PutPlan> plan_put(const TransferCliOptions& o, const std::vector<std::str
   return plan;
 }
 
-Flow<Result<void>> put_host(const PutPlan& plan, std::string dest, TransferSettings settings,
-                            Session& session, HostResult& result, const HostOutput& output) {
+Flow<Result<void>> put_host(const PutPlan& plan, std::shared_ptr<LocalArchive> archive,
+                            std::string dest, TransferSettings settings, Session& session,
+                            HostResult& result, const HostOutput& output) {
   auto sftp = co_await SftpClient::open_async(session);
   if (!sftp) co_return std::unexpected(sftp.error());
   auto absolute = co_await absolute_remote(*sftp, dest);
@@ -77,6 +78,11 @@ Flow<Result<void>> put_host(const PutPlan& plan, std::string dest, TransferSetti
   if (!into_dir) {
     auto st = co_await sftp->stat_async(dest);
     if (st && st->is_dir()) into_dir = true;
+  }
+  if (archive) {
+    const Checksum checksum = settings.checksum;
+    auto rep = co_await upload_archive(session, *sftp, archive, dest, std::move(settings));
+    co_return finish_host(rep, result, output, checksum, "put (archive)");
   }
   std::vector<std::string> dirs;
   if (plan.dest_is_dir) dirs.push_back(dest);
@@ -112,6 +118,26 @@ Flow<Result<void>> put_host(const PutPlan& plan, std::string dest, TransferSetti
     }
   }
   co_return finish_host(rep, result, output, checksum, "put");
+}
+
+/// --archive: the plan as one compressed tar, built once for every host.
+Result<std::shared_ptr<LocalArchive>> build_archive(const TransferCliOptions& o,
+                                                    const PutPlan& plan) {
+  std::vector<ArchiveMember> members;
+  for (const auto& d : plan.dirs) {
+    if (!d.empty()) members.push_back({ArchiveMember::Kind::dir, d, {}, {}});
+  }
+  for (const auto& f : plan.files) {
+    std::string rel = f.rel.empty() ? base_name(f.source->path().string()) : f.rel;
+    members.push_back({ArchiveMember::Kind::file, rel, f.source->path(), {}});
+  }
+  for (const auto& l : plan.links) {
+    members.push_back({ArchiveMember::Kind::symlink, l.rel, {}, l.target});
+  }
+  const ArchiveCompression c = o.compress == "zstd"   ? ArchiveCompression::zstd
+                               : o.compress == "none" ? ArchiveCompression::none
+                                                      : ArchiveCompression::gzip;
+  return LocalArchive::build(members, c, checksum_of(o), o.preserve);
 }
 
 // ---- get ----------------------------------------------------------------------------------
@@ -262,6 +288,12 @@ Flow<Result<void>> get_host(const TransferCliOptions& o, std::vector<std::string
 CLI::App* setup_put(CLI::App& app, TransferCliOptions& o) {
   auto* cmd = app.add_subcommand("put", "Copy local files to a host or a fleet (verified, atomic)");
   add_transfer_options(*cmd, o);
+  cmd->add_flag("--archive", o.archive,
+                "Send everything as one compressed tar into tar -x on the host (for many small "
+                "files); each file's checksum is checked after extraction");
+  cmd->add_option("--compress", o.compress, "Archive compression: gzip (default), zstd, none")
+      ->check(CLI::IsMember({"gzip", "zstd", "none"}))
+      ->needs("--archive");
   cmd->footer(
       "Each file goes to a temporary name and is renamed into place after its SHA-256 matched.\n"
       "Examples:\n"
@@ -299,12 +331,18 @@ int run_put(const TransferCliOptions& options) {
   auto plan = plan_put(o, sources, dest);
   if (!plan) return report(plan.error());
   auto shared = std::make_shared<PutPlan>(std::move(*plan));
+  std::shared_ptr<LocalArchive> archive;
+  if (o.archive) {
+    auto built = build_archive(o, *shared);
+    if (!built) return report(built.error());
+    archive = std::move(*built);
+  }
   std::atomic<std::uint64_t> bytes{0};
   const TransferSettings settings = settings_for(o, bytes);
   FleetJob job;
-  job.work = [shared, dest, settings](std::size_t, Session& session, HostResult& result,
-                                      const HostOutput& output) {
-    return put_host(*shared, dest, settings, session, result, output);
+  job.work = [shared, archive, dest, settings](std::size_t, Session& session, HostResult& result,
+                                               const HostOutput& output) {
+    return put_host(*shared, archive, dest, settings, session, result, output);
   };
   return execute_fleet(o.fleet, *names, std::move(job), describe("put", o.paths), inv, &bytes);
 }

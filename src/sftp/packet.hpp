@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "herd/sftp.hpp"
+#include "herd/sftp_types.hpp"
 #include "sftp/protocol.hpp"
 
 namespace herd::sftp {
@@ -35,8 +35,8 @@ class PacketWriter {
   std::string buf_;
 };
 
-/// Reads fields from a packet body; every read is bounds-checked and sets failed() instead of
-/// reading past the end.
+/// Reads fields from a packet body. Every read is bounds-checked: past the end it returns
+/// nullopt (having possibly consumed part of the field), and the caller gives up on the packet.
 class PacketReader {
  public:
   explicit PacketReader(std::string_view body) : rest_(body) {}

@@ -377,6 +377,40 @@ void set_mtime(const fs::path& p, long secs) {
   ::utimensat(AT_FDCWD, p.c_str(), times, 0);
 }
 
+TEST(Transfer, ArchiveStreamsATreeIntoTarAndVerifiesEachFile) {
+  TempDir local;
+  auto src = local.path() / "tree";
+  for (int i = 0; i < 300; ++i) {
+    write_file(src / ("d" + std::to_string(i % 7)) / ("f" + std::to_string(i)),
+               "content " + std::to_string(i) + "\n");
+  }
+  fs::create_directories(src / "empty");
+  fs::create_symlink("d0/f0", src / "link");
+  auto dest = remote_dir("archive");
+  for (const char* c : {"gzip", "zstd", "none"}) {
+    auto into = dest / c;
+    auto r = run_herd(herd_args("put", {"--archive", "--compress", c, "-r", "web[01-02]",
+                                        src.string(), into.string()}));
+    ASSERT_EQ(r.exit_code, 0) << c << r.err;
+    // 300 files and the link; the bytes are what went over the wire (compressed).
+    EXPECT_NE(r.out.find("put (archive) 301 files"), std::string::npos) << r.out;
+    EXPECT_EQ(tree_of(into / "tree"), tree_of(src)) << c;
+    EXPECT_TRUE(fs::is_directory(into / "tree" / "empty"));
+    EXPECT_EQ(fs::read_symlink(into / "tree" / "link"), "d0/f0");
+    // The extraction directory is gone; nothing but the tree is left.
+    std::vector<std::string> top;
+    for (auto& e : fs::directory_iterator(into)) top.push_back(e.path().filename().string());
+    EXPECT_EQ(top, std::vector<std::string>{"tree"}) << c;
+  }
+  // A destination that cannot be made fails the host with tar's reason, and leaves nothing.
+  auto blocked = dest / "file-in-the-way";
+  write_file(blocked, "x");
+  auto bad = run_herd(herd_args("put", {"--archive", "-r", "web01", src.string(),
+                                        (blocked / "sub").string()}));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("extracting the archive"), std::string::npos) << bad.err;
+}
+
 TEST(Transfer, SyncSendsOnlyWhatChangedDeletesAndDryRuns) {
   TempDir local;
   auto src = local.path() / "release";
