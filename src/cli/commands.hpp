@@ -71,6 +71,8 @@ struct SyncCliOptions {
   TransferCliOptions transfer;  ///< paths = LOCALDIR, REMOTEDIR
   bool dry_run = false;         ///< -n: list, change nothing
   bool remove_extra = false;    ///< --delete
+  bool pull = false;            ///< --pull: REMOTEDIR -> LOCALDIR by a manifest
+  std::string manifest;         ///< --manifest NAME (relative to REMOTEDIR, or absolute)
 };
 /// `herd sync PATTERN LOCALDIR REMOTEDIR`
 CLI::App* setup_sync(CLI::App& app, SyncCliOptions& o);

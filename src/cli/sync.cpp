@@ -18,6 +18,7 @@
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/fleet_run.hpp"
+#include "cli/pull.hpp"
 #include "cli/targets.hpp"
 #include "cli/transfer_common.hpp"
 
@@ -229,10 +230,17 @@ CLI::App* setup_sync(CLI::App& app, SyncCliOptions& o) {
   cmd->add_flag("-n,--dry-run", o.dry_run, "List what would be sent (+) and deleted (-), per host");
   cmd->add_flag("-c,--compare-checksum", o.transfer.checksum_compare,
                 "Compare contents (checksums), not sizes and times, to find changed files");
+  auto* pull = cmd->add_flag("--pull", o.pull,
+                             "Pull instead: fetch what changed in REMOTEDIR's manifest into "
+                             "LOCALDIR/HOST (or a {host} template) since the last pull");
+  cmd->add_option("--manifest", o.manifest,
+                  "With --pull: the manifest's name in REMOTEDIR (format: docs/manifest.md)")
+      ->needs(pull);
   cmd->footer(
       "Examples:\n"
       "  herd sync -F lab/ssh_config 'web[01-04]' ./site /srv/www\n"
-      "  herd sync --delete --dry-run -F lab/ssh_config @web ./site /srv/www");
+      "  herd sync --delete --dry-run -F lab/ssh_config @web ./site /srv/www\n"
+      "  herd sync --pull --manifest MANIFEST -F lab/ssh_config client01 ./release /srv/dist");
   return cmd;
 }
 
@@ -250,13 +258,30 @@ int run_sync(const SyncCliOptions& options) {
   if (!names) return report(names.error());
   const std::string local = o.paths[0];
   const std::string dest = o.paths[1];
+  std::atomic<std::uint64_t> bytes{0};
+  if (s.pull) {
+    if (s.manifest.empty()) {
+      fmt::print(stderr, "herd: sync --pull needs --manifest NAME\n");
+      return as_int(ExitCode::usage);
+    }
+    const TransferSettings settings = settings_for(o, bytes);
+    auto hosts = std::make_shared<std::vector<std::string>>(*names);
+    FleetJob job;
+    job.work = [o, hosts, local, dest, settings, m = s.manifest, dry = s.dry_run,
+                del = s.remove_extra](std::size_t index, Session& session, HostResult& result,
+                                      const HostOutput& output) {
+      return pull_host(o, m, local, dest, (*hosts)[index], settings, dry, del, session, result,
+                       output);
+    };
+    return execute_fleet(o.fleet, *names, std::move(job), describe("sync --pull", o.paths), inv,
+                         &bytes);
+  }
   if (!std::filesystem::is_directory(local)) {
     fmt::print(stderr, "herd: {}: not a directory\n", local);
     return as_int(ExitCode::usage);
   }
   auto plan = std::make_shared<PutPlan>();
   if (auto r = add_local_tree(o, local, "", checksum_of(o), *plan); !r) return report(r.error());
-  std::atomic<std::uint64_t> bytes{0};
   const TransferSettings settings = settings_for(o, bytes);
   FleetJob job;
   job.work = [o, plan, dest, settings, dry = s.dry_run, del = s.remove_extra](

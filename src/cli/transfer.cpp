@@ -142,37 +142,6 @@ Result<std::shared_ptr<LocalArchive>> build_archive(const TransferCliOptions& o,
 
 // ---- get ----------------------------------------------------------------------------------
 
-/// Where `host`'s files go: the destination with {host} replaced, else DEST/host.
-std::string local_root(const std::string& dest, const std::string& host) {
-  std::string out = dest;
-  bool templated = false;
-  for (auto at = out.find("{host}"); at != std::string::npos; at = out.find("{host}", at)) {
-    out.replace(at, 6, host);
-    at += host.size();
-    templated = true;
-  }
-  return templated ? out : join(dest, host);
-}
-
-/// mkdir -p; a part that exists must be a directory (or a link to one the user made).
-Result<void> make_local_dirs(const fs::path& dir) {
-  fs::path p;
-  for (const auto& part : dir) {
-    p /= part;
-    struct stat st{};
-    if (::stat(p.c_str(), &st) == 0) {
-      if (S_ISDIR(st.st_mode)) continue;
-      return fail(Errc::local_io, Phase::transfer, "",
-                  fmt::format("{}: exists and is not a directory", p.string()));
-    }
-    if (::mkdir(p.c_str(), 0777) != 0 && errno != EEXIST) {
-      return fail(Errc::local_io, Phase::transfer, "",
-                  fmt::format("{}: cannot create: {}", p.string(), std::strerror(errno)));
-    }
-  }
-  return {};
-}
-
 struct GetWalk {
   std::vector<DownloadItem> items;
   std::vector<fs::path> dirs;

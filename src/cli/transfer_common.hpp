@@ -58,6 +58,11 @@ Result<void> add_local_tree(const TransferCliOptions& o, const std::filesystem::
 /// host (checksums) name the same file whatever directory the SFTP server started in.
 Flow<Result<std::string>> absolute_remote(SftpClient& sftp, std::string path);
 
+/// Where `host`'s files go locally: `dest` with {host} replaced, else DEST/HOST.
+std::string local_root(const std::string& dest, const std::string& host);
+/// mkdir -p; a part that exists must be a directory (or a link to one the user made).
+Result<void> make_local_dirs(const std::filesystem::path& dir);
+
 /// Register the options put, get and sync share (connection, fleet, -r -p --exclude ...).
 void add_transfer_options(CLI::App& cmd, TransferCliOptions& o);
 /// The TransferSettings of the options, counting bytes into `bytes`.

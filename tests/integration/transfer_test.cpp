@@ -411,6 +411,66 @@ TEST(Transfer, ArchiveStreamsATreeIntoTarAndVerifiesEachFile) {
   EXPECT_NE(bad.err.find("extracting the archive"), std::string::npos) << bad.err;
 }
 
+TEST(Transfer, PullFetchesOnlyWhatTheManifestChanged) {
+  auto pub = remote_dir("publish");
+  write_file(pub / "bin" / "app", "v1\n");
+  write_file(pub / "conf" / "a.conf", "a\n");
+  write_file(pub / "doc.txt", "doc\n");
+  write_file(pub / "MANIFEST", "herd-manifest 1\nseq 1\n1 bin/app\n1 conf/a.conf\nsha256:" +
+                                   hex_digest(Checksum::sha256, "doc\n") + " doc.txt\n");
+  TempDir local;
+  auto into = local.path() / "rel";
+  auto pull = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--pull", "--manifest", "MANIFEST"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"web01", into.string(), pub.string()});
+    return run_herd(herd_args("sync", args));
+  };
+  auto first = pull({});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("pulled seq 1: 3 fetched"), std::string::npos) << first.out;
+  auto mine = into / "web01";
+  EXPECT_EQ(read_file(mine / "bin" / "app"), "v1\n");
+  EXPECT_EQ(read_file(mine / "doc.txt"), "doc\n");
+  EXPECT_EQ(read_file(mine / ".herd-pull-state").rfind("herd-pull-state 1\nseq 1\n", 0), 0u);
+
+  // A new release: bin/app changes, doc.txt is dropped.
+  write_file(pub / "bin" / "app", "v2\n");
+  write_file(pub / "MANIFEST", "herd-manifest 1\nseq 2\n2 bin/app\n1 conf/a.conf\n");
+  auto dry = pull({"--dry-run", "--delete"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("+ " + (mine / "bin" / "app").string()), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("- " + (mine / "doc.txt").string()), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would fetch 1 of 2 entries (seq 1 -> 2)"), std::string::npos);
+  EXPECT_EQ(read_file(mine / "bin" / "app"), "v1\n") << "a dry run fetched";
+  auto second = pull({"--delete"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("pulled seq 2: 1 fetched"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("1 unchanged, 1 removed"), std::string::npos) << second.out;
+  EXPECT_EQ(read_file(mine / "bin" / "app"), "v2\n");
+  EXPECT_FALSE(fs::exists(mine / "doc.txt"));
+  auto third = pull({});
+  EXPECT_NE(third.out.find("pulled seq 2: 0 fetched"), std::string::npos) << third.out;
+
+  // A file that is not the one the manifest's checksum names is refused and not kept.
+  write_file(pub / "MANIFEST", "herd-manifest 1\nseq 3\n2 bin/app\n1 conf/a.conf\nsha256:" +
+                                   std::string(64, '0') + " doc.txt\n");
+  auto wrong = pull({});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("its sha256 is not the manifest's"), std::string::npos) << wrong.err;
+  EXPECT_FALSE(fs::exists(mine / "doc.txt"));
+  EXPECT_EQ(read_file(mine / ".herd-pull-state").rfind("herd-pull-state 1\nseq 2\n", 0), 0u)
+      << "a failed pull must not advance the recorded seq";
+
+  // An entry that would leave the directory fails the host before anything is fetched.
+  write_file(pub / "MANIFEST", "herd-manifest 1\nseq 4\n1 ../../escape\n");
+  auto hostile = pull({});
+  EXPECT_NE(hostile.exit_code, 0);
+  EXPECT_NE(hostile.err.find("is not a relative path of plain names"), std::string::npos)
+      << hostile.err;
+  EXPECT_FALSE(fs::exists(local.path() / "escape"));
+}
+
 TEST(Transfer, SyncSendsOnlyWhatChangedDeletesAndDryRuns) {
   TempDir local;
   auto src = local.path() / "release";
