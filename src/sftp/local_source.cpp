@@ -142,11 +142,14 @@ Result<std::size_t> LocalSource::read(std::uint64_t offset, char* dst, std::size
   }
   if (hash_ != nullptr) {
     std::lock_guard lock(mu_);
-    // Hosts send each file in order, so the one furthest ahead hashes every block exactly once.
-    if (offset == hashed_) {
+    // Hosts send each file in order, so the one furthest ahead hashes every byte exactly once.
+    // Hosts may use different request sizes: a block that straddles the hashed end adds its
+    // new tail.
+    if (offset <= hashed_ && offset + n > hashed_) {
       auto* h = static_cast<sftp::Hasher*>(hash_);
-      h->update(std::string_view(dst, n));
-      hashed_ += n;
+      const std::size_t skip = static_cast<std::size_t>(hashed_ - offset);
+      h->update(std::string_view(dst + skip, n - skip));
+      hashed_ = offset + n;
       if (hashed_ == size_) digest_ = h->hex();
     }
   }
