@@ -56,9 +56,7 @@ Flow<Result<void>> list_remote(SftpClient& sftp, std::string root, RemoteTree& t
     if (!entries) co_return std::unexpected(entries.error());
     for (auto& e : *entries) {
       if (!is_safe_name(e.name)) {
-        tree.refused.push_back(fmt::format("{}: refused a name from the server that is not a "
-                                           "plain file name: '{}' in {}",
-                                           sftp.host(), e.name.substr(0, 200), dir));
+        tree.refused.push_back(refused_name(sftp.host(), e.name, dir));
         continue;
       }
       const std::string child = join(rel, e.name);
@@ -251,11 +249,10 @@ int run_sync(const SyncCliOptions& options) {
     fmt::print(stderr, "herd: sync takes one LOCALDIR and one REMOTEDIR\n");
     return as_int(ExitCode::usage);
   }
-  auto inventory = load_inventory(o.fleet.common);
-  if (!inventory) return report(inventory.error());
-  const Inventory* inv = *inventory ? &**inventory : nullptr;
-  auto names = hosts_of(o, inv);
-  if (!names) return report(names.error());
+  auto targets = fleet_targets(o, 2, "sync takes one LOCALDIR and one REMOTEDIR");
+  if (!targets) return report(targets.error());
+  const Inventory* inv = targets->inv();
+  const auto* names = &targets->names;
   const std::string local = o.paths[0];
   const std::string dest = o.paths[1];
   std::atomic<std::uint64_t> bytes{0};

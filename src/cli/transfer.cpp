@@ -162,9 +162,7 @@ Flow<Result<void>> walk_remote(SftpClient& sftp, const TransferCliOptions& o,
     if (!entries) co_return std::unexpected(entries.error());
     for (auto& e : *entries) {
       if (!is_safe_name(e.name)) {
-        walk.refused.push_back(fmt::format("{}: refused a name from the server that is not a "
-                                           "plain file name: '{}' in {}",
-                                           sftp.host(), e.name.substr(0, 200), remote));
+        walk.refused.push_back(refused_name(sftp.host(), e.name, remote));
         continue;
       }
       const std::string child_remote = join(remote, e.name);
@@ -286,15 +284,10 @@ CLI::App* setup_get(CLI::App& app, TransferCliOptions& o) {
 
 int run_put(const TransferCliOptions& options) {
   TransferCliOptions o = options;
-  if (o.paths.size() < 2) {
-    fmt::print(stderr, "herd: put needs at least one local path and a remote destination\n");
-    return as_int(ExitCode::usage);
-  }
-  auto inventory = load_inventory(o.fleet.common);
-  if (!inventory) return report(inventory.error());
-  const Inventory* inv = *inventory ? &**inventory : nullptr;
-  auto names = hosts_of(o, inv);
-  if (!names) return report(names.error());
+  auto targets = fleet_targets(o, 2, "put needs at least one local path and a remote destination");
+  if (!targets) return report(targets.error());
+  const Inventory* inv = targets->inv();
+  const auto* names = &targets->names;
   const std::string dest = o.paths.back();
   std::vector<std::string> sources(o.paths.begin(), o.paths.end() - 1);
   auto plan = plan_put(o, sources, dest);
@@ -318,15 +311,10 @@ int run_put(const TransferCliOptions& options) {
 
 int run_get(const TransferCliOptions& options) {
   TransferCliOptions o = options;
-  if (o.paths.size() < 2) {
-    fmt::print(stderr, "herd: get needs at least one remote path and a local destination\n");
-    return as_int(ExitCode::usage);
-  }
-  auto inventory = load_inventory(o.fleet.common);
-  if (!inventory) return report(inventory.error());
-  const Inventory* inv = *inventory ? &**inventory : nullptr;
-  auto names = hosts_of(o, inv);
-  if (!names) return report(names.error());
+  auto targets = fleet_targets(o, 2, "get needs at least one remote path and a local destination");
+  if (!targets) return report(targets.error());
+  const Inventory* inv = targets->inv();
+  const auto* names = &targets->names;
   const std::string dest = o.paths.back();
   std::vector<std::string> sources(o.paths.begin(), o.paths.end() - 1);
   std::atomic<std::uint64_t> bytes{0};

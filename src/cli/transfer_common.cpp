@@ -180,6 +180,24 @@ Result<std::vector<std::string>> hosts_of(TransferCliOptions& o, const Inventory
   }
 }
 
+Result<FleetTargets> fleet_targets(TransferCliOptions& o, std::size_t min_paths,
+                                   std::string_view usage) {
+  if (o.paths.size() < min_paths) return fail(Errc::bad_config, Phase::command, "", std::string(usage));
+  FleetTargets t;
+  auto inventory = load_inventory(o.fleet.common);
+  if (!inventory) return std::unexpected(inventory.error());
+  t.inventory = std::move(*inventory);
+  auto names = hosts_of(o, t.inv());
+  if (!names) return std::unexpected(names.error());
+  t.names = std::move(*names);
+  return t;
+}
+
+std::string refused_name(const std::string& host, const std::string& name, const std::string& dir) {
+  return fmt::format("{}: refused a name from the server that is not a plain file name: '{}' in {}",
+                     host, name.substr(0, 200), dir);
+}
+
 std::string describe(std::string_view verb, const std::vector<std::string>& paths) {
   std::string out(verb);
   for (const auto& p : paths) out += " " + p;

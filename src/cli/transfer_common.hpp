@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,20 @@ void add_transfer_options(CLI::App& cmd, TransferCliOptions& o);
 TransferSettings settings_for(const TransferCliOptions& o, std::atomic<std::uint64_t>& bytes);
 /// The hosts of the pattern (`user@PATTERN` sets the user); a bad pattern is bad_config.
 Result<std::vector<std::string>> hosts_of(TransferCliOptions& o, const Inventory* inv);
+
+/// What a file command runs on: the inventory (if any) and the hosts of its pattern.
+struct FleetTargets {
+  std::optional<Inventory> inventory;
+  std::vector<std::string> names;
+  const Inventory* inv() const { return inventory ? &*inventory : nullptr; }
+};
+/// Check that there are at least `min_paths` paths (else `usage` as a usage error), load the
+/// inventory and expand the pattern.
+Result<FleetTargets> fleet_targets(TransferCliOptions& o, std::size_t min_paths,
+                                   std::string_view usage);
+
+/// The message for a name from a server that is not a plain file name (never used as a path).
+std::string refused_name(const std::string& host, const std::string& name, const std::string& dir);
 /// "put a b c": what the job history records.
 std::string describe(std::string_view verb, const std::vector<std::string>& paths);
 

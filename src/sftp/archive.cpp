@@ -279,10 +279,7 @@ Flow<TransferReport> upload_archive(Session& session, SftpClient& sftp,
   for (std::size_t i = 0; i < archive->links().size(); ++i) {
     rename_into_place(archive->files().size() + i, archive->links()[i]);
   }
-  while (c.outstanding() > 0) {
-    auto d = co_await c.dispatch();
-    if (!d) co_return fatal(d.error());
-  }
+  if (auto d = co_await c.drain(); !d) co_return fatal(d.error());
 
   // (4) Remove the temporary directory with whatever was left in it.
   (void)co_await run("rm -rf -- " + q_temp, std::nullopt);

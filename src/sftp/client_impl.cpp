@@ -201,6 +201,14 @@ Flow<Result<void>> SftpClient::Impl::dispatch() {
   co_return Result<void>{};
 }
 
+Flow<Result<void>> SftpClient::Impl::drain() {
+  while (!handlers_.empty()) {
+    auto d = co_await dispatch();
+    if (!d) co_return d;
+  }
+  co_return Result<void>{};
+}
+
 Flow<Result<Reply>> SftpClient::Impl::call(std::string packet, std::uint32_t id) {
   send(std::move(packet), id);
   co_return co_await wait(id);

@@ -64,6 +64,8 @@ struct SftpClient::Impl {
   /// Call the handlers of replies that have arrived; when none has, wait once for the socket
   /// first. Fails (after failing every outstanding handler) when the client breaks.
   Flow<Result<void>> dispatch();
+  /// dispatch() until no request with a handler is outstanding.
+  Flow<Result<void>> drain();
 
   /// Convenience: send and wait.
   Flow<Result<sftp::Reply>> call(std::string packet, std::uint32_t id);

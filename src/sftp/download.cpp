@@ -87,7 +87,6 @@ class Downloader {
   void on_data(DownFile& f, std::uint64_t offset, std::string_view data);
   void finish_receiving(DownFile& f);
   void fill();
-  Flow<Result<void>> drain();
   Flow<Result<void>> stat_phase();
   Flow<Result<void>> resume_phase();
   Flow<Result<void>> verify_phase();
@@ -268,14 +267,6 @@ void Downloader::fill() {
   }
 }
 
-Flow<Result<void>> Downloader::drain() {
-  while (c_.outstanding() > 0) {
-    auto d = co_await c_.dispatch();
-    if (!d) co_return d;
-  }
-  co_return Result<void>{};
-}
-
 Flow<Result<void>> Downloader::stat_phase() {
   for (auto& f : files_) {
     if (f.item.attrs && f.item.attrs->size && f.item.attrs->is_regular()) continue;
@@ -289,7 +280,7 @@ Flow<Result<void>> Downloader::stat_phase() {
       f.item.attrs = *a;
     });
   }
-  if (auto d = co_await drain(); !d) co_return d;
+  if (auto d = co_await c_.drain(); !d) co_return d;
   for (auto& f : files_) {
     if (f.stage == Stage::failed) continue;
     if (!f.item.attrs->is_regular() || !f.item.attrs->size) {
@@ -416,21 +407,12 @@ TransferReport Downloader::report(std::optional<Error> fatal) {
   TransferReport r;
   r.fatal = fatal;
   for (auto& f : files_) {
-    if (f.stage != Stage::done && f.stage != Stage::failed) {
-      // The connection is gone: keep the temporary file, a later --resume continues it.
-      if (f.fd >= 0) {
-        ::close(f.fd);
-        f.fd = -1;
-      }
-      f.stage = Stage::failed;
-      f.outcome.error = fatal ? *fatal
-                              : Error{Errc::protocol_error, Phase::transfer, c_.host,
-                                      c_.host + ": the transfer did not finish"};
+    // With the connection gone the temporary file stays: a later --resume continues it.
+    if (f.fd >= 0) {
+      ::close(f.fd);
+      f.fd = -1;
     }
-    f.outcome.ok = f.stage == Stage::done;
-    if (!f.outcome.ok) ++r.failed;
-    r.bytes += f.outcome.bytes;
-    r.files.push_back(std::move(f.outcome));
+    sftp::settle(r, std::move(f.outcome), f.stage == Stage::done, fatal, c_.host);
   }
   return r;
 }
@@ -450,7 +432,7 @@ Flow<TransferReport> Downloader::run() {
   for (auto& f : files_) {
     if (f.stage == Stage::sent) place(f);
   }
-  if (auto d = co_await drain(); !d) co_return report(d.error());
+  if (auto d = co_await c_.drain(); !d) co_return report(d.error());
   co_return report(std::nullopt);
 }
 

@@ -62,6 +62,19 @@ std::string Hasher::hex() {
   return out;
 }
 
+void settle(TransferReport& report, FileOutcome outcome, bool done,
+            const std::optional<Error>& fatal, const std::string& host) {
+  if (!done && !outcome.error) {
+    outcome.error = fatal ? *fatal
+                          : Error{Errc::protocol_error, Phase::transfer, host,
+                                  host + ": the transfer did not finish"};
+  }
+  outcome.ok = done;
+  if (!done) ++report.failed;
+  report.bytes += outcome.bytes;
+  report.files.push_back(std::move(outcome));
+}
+
 Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what) {
   Hasher h(c);
   std::string buf(1024 * 1024, '\0');

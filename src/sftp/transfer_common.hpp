@@ -33,6 +33,11 @@ class Hasher {
 /// Digest of the first `n` bytes of `fd`.
 Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what);
 
+/// Add a file's outcome to `report`: done, or failed with its error (with `fatal`, or "did not
+/// finish", when the transfer ended before the file did).
+void settle(TransferReport& report, FileOutcome outcome, bool done,
+            const std::optional<Error>& fatal, const std::string& host);
+
 /// The remote's checksums of `paths` (`sha256sum` / `md5sum`, a few commands for many paths):
 /// one hex digest per path, "" for a file it could not read. nullopt when the remote has no
 /// such command (the caller reads the files back instead).

@@ -60,7 +60,6 @@ class Uploader {
   void send_write(UpFile& f);
   void finish_sending(UpFile& f);
   void fill();
-  Flow<Result<void>> drain();
   Flow<Result<void>> resume_phase();
   Flow<Result<void>> verify_phase();
   Flow<Result<void>> rename_phase();
@@ -214,14 +213,6 @@ void Uploader::fill() {
   }
 }
 
-Flow<Result<void>> Uploader::drain() {
-  while (c_.outstanding() > 0) {
-    auto d = co_await c_.dispatch();
-    if (!d) co_return d;
-  }
-  co_return Result<void>{};
-}
-
 Flow<Result<void>> Uploader::resume_phase() {
   std::vector<std::pair<std::string, std::uint64_t>> partial;
   std::vector<UpFile*> which;
@@ -238,7 +229,7 @@ Flow<Result<void>> Uploader::resume_phase() {
       which.push_back(&f);
     });
   }
-  if (auto d = co_await drain(); !d) co_return d;
+  if (auto d = co_await c_.drain(); !d) co_return d;
   if (partial.empty() || settings_.checksum == Checksum::none) co_return Result<void>{};
   auto remote = co_await sftp::remote_prefix_checksums(session_, settings_.checksum, partial);
   if (!remote) co_return std::unexpected(remote.error());
@@ -368,23 +359,14 @@ Flow<Result<void>> Uploader::rename_phase() {
       });
     }
   }
-  co_return co_await drain();
+  co_return co_await c_.drain();
 }
 
 TransferReport Uploader::report(std::optional<Error> fatal) {
   TransferReport r;
   r.fatal = fatal;
   for (auto& f : files_) {
-    if (f.stage != Stage::done && f.stage != Stage::failed) {
-      f.stage = Stage::failed;
-      f.outcome.error = fatal ? *fatal
-                              : Error{Errc::protocol_error, Phase::transfer, c_.host,
-                                      c_.host + ": the transfer did not finish"};
-    }
-    f.outcome.ok = f.stage == Stage::done;
-    if (!f.outcome.ok) ++r.failed;
-    r.bytes += f.outcome.bytes;
-    r.files.push_back(std::move(f.outcome));
+    sftp::settle(r, std::move(f.outcome), f.stage == Stage::done, fatal, c_.host);
   }
   return r;
 }
@@ -401,7 +383,7 @@ Flow<TransferReport> Uploader::run() {
   }
   if (auto v = co_await verify_phase(); !v) co_return report(v.error());
   if (auto r = co_await rename_phase(); !r) co_return report(r.error());
-  if (auto d = co_await drain(); !d) co_return report(d.error());
+  if (auto d = co_await c_.drain(); !d) co_return report(d.error());
   co_return report(std::nullopt);
 }
 
@@ -434,10 +416,7 @@ Flow<Result<void>> make_remote_dirs(SftpClient& sftp, std::vector<std::string> d
       if (!r || !c.expect_ok(*r, d, "mkdir")) failed.push_back(d);
     });
   }
-  while (c.outstanding() > 0) {
-    auto r = co_await c.dispatch();
-    if (!r) co_return r;
-  }
+  if (auto r = co_await c.drain(); !r) co_return r;
   // A mkdir that failed is fine when the directory was there already.
   for (const auto& d : failed) {
     std::uint32_t id = 0;
