@@ -163,6 +163,7 @@ class SftpClient {
   Flow<Result<void>> posix_rename_async(std::string from, std::string to);
   /// Create `link` pointing at `target`.
   Result<void> symlink(const std::string& target, const std::string& link);
+  Flow<Result<void>> symlink_async(std::string target, std::string link);
   Result<std::string> readlink(const std::string& path);
   Flow<Result<std::string>> readlink_async(std::string path);
   /// hardlink@openssh.com: a new name `link` for `existing`.

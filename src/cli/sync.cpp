@@ -169,19 +169,9 @@ Flow<Result<void>> sync_host(const TransferCliOptions& o, const PutPlan& plan, s
   settings.preserve = true;  // times must match for the next comparison
   auto rep = co_await upload(session, *sftp, std::move(items), std::move(settings));
   if (rep.fatal) co_return std::unexpected(*rep.fatal);
-  for (auto* l : links) {
-    const std::string at = join(dest, l->rel);
-    (void)co_await sftp->remove_async(at);
-    FileOutcome out;
-    out.path = at;
-    if (auto made = sftp->symlink(l->target, at); made) {
-      out.ok = true;
-    } else {
-      out.error = made.error();
-      ++rep.failed;
-    }
-    rep.files.push_back(std::move(out));
-  }
+  std::vector<PutPlan::Link> to_link;
+  for (auto* l : links) to_link.push_back(*l);
+  (void)co_await place_links(*sftp, std::move(to_link), dest, rep);
   std::size_t deleted = 0;
   for (const auto& rel : extra) {
     const std::string at = join(dest, rel);

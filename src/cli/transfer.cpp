@@ -99,24 +99,7 @@ Flow<Result<void>> put_host(const PutPlan& plan, std::shared_ptr<LocalArchive> a
   }
   const Checksum checksum = settings.checksum;
   auto rep = co_await upload(session, *sftp, std::move(items), std::move(settings));
-  for (const auto& l : plan.links) {
-    if (rep.fatal) break;
-    const std::string at = join(dest, l.rel);
-    (void)co_await sftp->remove_async(at);  // replace what is there, as the copy does
-    auto made = sftp->symlink(l.target, at);
-    if (!made) {
-      FileOutcome bad;
-      bad.path = at;
-      bad.error = made.error();
-      rep.files.push_back(bad);
-      ++rep.failed;
-    } else {
-      FileOutcome good;
-      good.path = at;
-      good.ok = true;
-      rep.files.push_back(good);
-    }
-  }
+  if (!rep.fatal) (void)co_await place_links(*sftp, plan.links, dest, rep);
   co_return finish_host(rep, result, output, checksum, "put");
 }
 

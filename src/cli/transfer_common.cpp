@@ -131,6 +131,26 @@ Flow<Result<std::string>> absolute_remote(SftpClient& sftp, std::string path) {
   co_return join(*home, path.starts_with("./") ? path.substr(2) : path);
 }
 
+Flow<std::size_t> place_links(SftpClient& sftp, std::vector<PutPlan::Link> links,
+                               std::string dest, TransferReport& rep) {
+  std::size_t placed = 0;
+  for (const auto& l : links) {
+    FileOutcome out;
+    out.path = join(dest, l.rel);
+    (void)co_await sftp.remove_async(out.path);
+    auto made = co_await sftp.symlink_async(l.target, out.path);
+    if (made) {
+      out.ok = true;
+      ++placed;
+    } else {
+      out.error = made.error();
+      ++rep.failed;
+    }
+    rep.files.push_back(std::move(out));
+  }
+  co_return placed;
+}
+
 void add_transfer_options(CLI::App& cmd, TransferCliOptions& o) {
   add_common_options(cmd, o.fleet.common, "-P,--port");  // -p is --preserve, as in scp
   add_fleet_options(cmd, o.fleet, false);

@@ -64,6 +64,11 @@ std::string local_root(const std::string& dest, const std::string& host);
 /// mkdir -p; a part that exists must be a directory (or a link to one the user made).
 Result<void> make_local_dirs(const std::filesystem::path& dir);
 
+/// Recreate `links` under `dest` (whatever is at each name is replaced, as a copy does), adding
+/// one outcome per link to `rep` (a failed link is a failed outcome). Returns the links made.
+Flow<std::size_t> place_links(SftpClient& sftp, std::vector<PutPlan::Link> links,
+                               std::string dest, TransferReport& rep);
+
 /// Register the options put, get and sync share (connection, fleet, -r -p --exclude ...).
 void add_transfer_options(CLI::App& cmd, TransferCliOptions& o);
 /// The TransferSettings of the options, counting bytes into `bytes`.

@@ -77,7 +77,7 @@ Flow<HostResult> run_host(std::size_t index, HostTarget target, ExecRequest requ
   } else if (!e.exit_status) {
     r.status = HostStatus::error;
     r.phase = Phase::command;
-    r.message = "the command ended without an exit status";
+    r.message = fmt::format("{}: the command ended without an exit status", r.host);
   } else if (*e.exit_status != 0) {
     r.status = HostStatus::failed;
     r.message = fmt::format("exit status {}", *e.exit_status);

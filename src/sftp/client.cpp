@@ -507,17 +507,20 @@ Result<void> SftpClient::posix_rename(const std::string& from, const std::string
   return run_blocking(posix_rename_async(from, to));
 }
 
+Flow<Result<void>> SftpClient::symlink_async(std::string target, std::string link) {
+  Impl& c = *impl_;
+  link = c.resolve(link);
+  std::uint32_t id = 0;
+  auto w = c.request(Type::symlink, id, target.size() + link.size() + 8);
+  // OpenSSH's sftp-server takes (target, link) in the reverse of the draft's order; so do
+  // paramiko and every client that talks to it.
+  w.str(target).str(link);
+  auto r = co_await c.call(std::move(w).finish(), id);
+  if (!r) co_return std::unexpected(r.error());
+  co_return c.expect_ok(*r, link, "symlink");
+}
 Result<void> SftpClient::symlink(const std::string& target, const std::string& link) {
-  return run_blocking([](Impl& c, std::string t, std::string l) -> Flow<Result<void>> {
-    std::uint32_t id = 0;
-    auto w = c.request(Type::symlink, id, t.size() + l.size() + 8);
-    // OpenSSH's sftp-server takes (target, link) in the reverse of the draft's order; so do
-    // paramiko and every client that talks to it.
-    w.str(t).str(l);
-    auto r = co_await c.call(std::move(w).finish(), id);
-    if (!r) co_return std::unexpected(r.error());
-    co_return c.expect_ok(*r, l, "symlink");
-  }(*impl_, target, impl_->resolve(link)));
+  return run_blocking(symlink_async(target, link));
 }
 
 Flow<Result<std::string>> SftpClient::readlink_async(std::string path) {

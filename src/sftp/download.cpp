@@ -316,28 +316,13 @@ Flow<Result<void>> Downloader::resume_phase() {
     DownFile& f = *which[i];
     int fd = ::open(f.temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) continue;
-    auto local = sftp::hash_fd_prefix(fd, partial[i].second, settings_.checksum, f.temp.string());
-    if (local && !(**remote)[i].empty() && *local == (**remote)[i]) {
-      // Continue: the hash starts from the prefix already on disk.
-      std::string buf(1024 * 1024, '\0');
-      std::uint64_t off = 0;
-      bool ok = true;
-      while (off < partial[i].second && ok) {
-        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(),
-                                                                     partial[i].second - off));
-        ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(off));
-        ok = got > 0;
-        if (ok) {
-          f.hasher->update(std::string_view(buf.data(), static_cast<std::size_t>(got)));
-          off += static_cast<std::uint64_t>(got);
-        }
-      }
-      if (ok) {
-        f.start = partial[i].second;
-        f.outcome.resumed_from = f.start;
-      } else {
-        f.hasher.emplace(settings_.checksum);
-      }
+    // One read of the prefix: it starts the file's hash and, copied, is compared.
+    auto fed = sftp::feed_fd_prefix(fd, partial[i].second, *f.hasher, f.temp.string());
+    if (fed && !(**remote)[i].empty() && f.hasher->hex_so_far() == (**remote)[i]) {
+      f.start = partial[i].second;
+      f.outcome.resumed_from = f.start;
+    } else {
+      f.hasher.emplace(settings_.checksum);
     }
     ::close(fd);
   }

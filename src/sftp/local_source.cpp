@@ -75,8 +75,14 @@ void settle(TransferReport& report, FileOutcome outcome, bool done,
   report.files.push_back(std::move(outcome));
 }
 
-Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what) {
-  Hasher h(c);
+std::string Hasher::hex_so_far() const {
+  if (ctx_ == nullptr) return {};
+  Hasher copy(checksum_);
+  EVP_MD_CTX_copy_ex(static_cast<EVP_MD_CTX*>(copy.ctx_), static_cast<EVP_MD_CTX*>(ctx_));
+  return copy.hex();
+}
+
+Result<void> feed_fd_prefix(int fd, std::uint64_t n, Hasher& h, const std::string& what) {
   std::string buf(1024 * 1024, '\0');
   std::uint64_t off = 0;
   while (off < n) {
@@ -90,6 +96,12 @@ Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const st
     h.update(std::string_view(buf.data(), static_cast<std::size_t>(got)));
     off += static_cast<std::uint64_t>(got);
   }
+  return {};
+}
+
+Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what) {
+  Hasher h(c);
+  if (auto fed = feed_fd_prefix(fd, n, h, what); !fed) return std::unexpected(fed.error());
   return h.hex();
 }
 

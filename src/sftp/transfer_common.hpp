@@ -24,12 +24,16 @@ class Hasher {
   void update(std::string_view data);
   /// Finish: lower-case hex ("" for none). Call once.
   std::string hex();
+  /// The hex digest of what was fed so far, leaving the hash open for more.
+  std::string hex_so_far() const;
 
  private:
   Checksum checksum_;
   void* ctx_ = nullptr;
 };
 
+/// Feed the first `n` bytes of `fd` to `h`.
+Result<void> feed_fd_prefix(int fd, std::uint64_t n, Hasher& h, const std::string& what);
 /// Digest of the first `n` bytes of `fd`.
 Result<std::string> hash_fd_prefix(int fd, std::uint64_t n, Checksum c, const std::string& what);
 
