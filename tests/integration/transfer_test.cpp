@@ -539,9 +539,13 @@ class HostileServer {
     fs::permissions(dir_, fs::perms(0755));
     port_ = static_cast<std::uint16_t>(30000 + (::getpid() % 20000));
     write_file(dir_ / "mode", "names\n");
+    // A copy beside the config: the lab user cannot always traverse the source tree (a clone
+    // in a mktemp -d directory is 0700).
+    fs::copy_file(HOSTILE_SERVER, dir_ / "hostile-sftp-server");
+    fs::permissions(dir_ / "hostile-sftp-server", fs::perms(0755));
     write_file(dir_ / "subsystem",
-               "#!/bin/sh\nexec " + sh_quote(HOSTILE_SERVER) + " \"$(cat " +
-                   sh_quote((dir_ / "mode").string()) + ")\"\n");
+               "#!/bin/sh\nexec " + sh_quote((dir_ / "hostile-sftp-server").string()) +
+                   " \"$(cat " + sh_quote((dir_ / "mode").string()) + ")\"\n");
     fs::permissions(dir_ / "subsystem", fs::perms(0755));
     fs::permissions(dir_ / "mode", fs::perms(0644));
     std::string config = read_file(lab.dir() / "sshd_config.1");
