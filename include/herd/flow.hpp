@@ -12,6 +12,7 @@
 // sees. A flow runs only when resumed; nothing here starts threads or touches libssh.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <exception>
@@ -78,7 +79,9 @@ class [[nodiscard]] Flow {
  public:
   struct promise_type : detail::PromiseBase {
     std::optional<T> value;
-    Flow get_return_object() { return Flow(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    Flow get_return_object() {
+      return Flow(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
     template <class U>
     void return_value(U&& v) {
       value.emplace(std::forward<U>(v));
@@ -142,6 +145,54 @@ struct wait_io {
   }
   WaitResult await_resume() const noexcept { return root->result; }
 };
+
+namespace detail {
+
+/// One wait covering two children's: their descriptors (the second one's in `extra_fd` when
+/// it differs and that slot is free), write interest if either has it, the earlier deadline.
+inline IoWait merge_waits(const IoWait* a, const IoWait* b) {
+  if (a == nullptr) return *b;
+  if (b == nullptr) return *a;
+  IoWait w = *a;
+  w.write = a->write || b->write;
+  w.deadline = std::min(a->deadline, b->deadline);
+  if (b->fd != a->fd && w.extra_fd < 0) w.extra_fd = b->fd;
+  if (b->extra_fd >= 0 && w.extra_fd < 0) w.extra_fd = b->extra_fd;
+  return w;
+}
+
+/// Resume a parked child with the shared wait's result: a timeout only reaches a child whose
+/// own deadline has passed; the others see a (possibly spurious) `ready` and wait again.
+inline void resume_child(FlowRoot& root, WaitResult r, FlowClock::time_point now) {
+  if (r == WaitResult::timeout && now < root.wait.deadline) r = WaitResult::ready;
+  root.resume(r);
+}
+
+}  // namespace detail
+
+/// Run `a` and `b` interleaved until both have finished, and return both values. Meant for two
+/// flows on one SSH session (say an SFTP transfer and a command on another channel): each is
+/// driven on a root of its own, and this flow parks on the union of their waits. A wake-up may
+/// be spurious for one of them, which flows tolerate (they retry and park again). Only one
+/// extra descriptor is waited on: give a descriptor of its own to at most one of the two.
+template <class A, class B>
+Flow<std::pair<A, B>> both(Flow<A> a, Flow<B> b) {
+  FlowRoot ra;
+  FlowRoot rb;
+  a.start(ra);
+  b.start(rb);
+  while (!a.done() || !b.done()) {
+    const IoWait merged =
+        detail::merge_waits(a.done() ? nullptr : &ra.wait, b.done() ? nullptr : &rb.wait);
+    const WaitResult r = co_await wait_io{merged};
+    const auto now = FlowClock::now();
+    if (!a.done()) detail::resume_child(ra, r, now);
+    if (!b.done()) detail::resume_child(rb, r, now);
+  }
+  A first = a.take();
+  B second = b.take();
+  co_return std::pair<A, B>(std::move(first), std::move(second));
+}
 
 /// Wait for `w` with poll() in this thread (EINTR retried; deadline honoured exactly).
 WaitResult poll_wait(const IoWait& w);

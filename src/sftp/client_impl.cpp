@@ -13,6 +13,12 @@ using sftp::Reply;
 using sftp::Type;
 
 constexpr std::size_t kCompactBytes = 1024 * 1024;  // drop the sent prefix of out_ beyond this
+// One poll() reads at most this much before the loop gets a turn (other hosts, timers).
+constexpr std::uint64_t kPollBytes = 4 * 1024 * 1024;
+// The channel's receive window: as much as the read window keeps in flight, so replies are
+// never held back by the SSH layer; re-widened each time a quarter of it has arrived.
+constexpr std::uint32_t kReceiveWindow = 8 * 1024 * 1024;
+constexpr std::uint64_t kWidenEvery = kReceiveWindow / 4;
 
 std::string_view status_name(std::uint32_t code) {
   switch (static_cast<SftpStatus>(code)) {
@@ -66,9 +72,8 @@ void SftpClient::Impl::flush() {
     int w = ssh_channel_write(ch, out_.data() + out_pos_, n);
     if (w < 0) {
       broken_ = error(Errc::protocol_error, "",
-                       fmt::format("{}: SFTP channel write failed: {}", host,
-                                   session.ssh_error()))
-                     .error();
+                      fmt::format("{}: SFTP channel write failed: {}", host, session.ssh_error()))
+                    .error();
       return;
     }
     if (w == 0) break;
@@ -86,6 +91,7 @@ void SftpClient::Impl::flush() {
 void SftpClient::Impl::on_data(std::string_view data, bool is_stderr) {
   if (is_stderr || broken_) return;  // a subsystem's stderr is not protocol
   last_activity_ = FlowClock::now();
+  received_ += data.size();
   in_.feed(data);
   std::uint8_t type = 0;
   std::string payload;
@@ -114,21 +120,36 @@ void SftpClient::Impl::on_data(std::string_view data, bool is_stderr) {
 bool SftpClient::Impl::poll() {
   if (broken_) return false;
   flush();
-  if (!ssh::pump(*channel)) {
-    broken_ = error(Errc::protocol_error, "",
-                     fmt::format("{}: connection lost during SFTP: {}", host, session.ssh_error()))
-                   .error();
-    return false;
+  const std::uint64_t start = received_;
+  for (;;) {
+    const std::uint64_t before = received_;
+    if (!ssh::pump(*channel)) {
+      broken_ = error(Errc::protocol_error, "",
+                      fmt::format("{}: connection lost during SFTP: {}", host, session.ssh_error()))
+                    .error();
+      return false;
+    }
+    if (broken_) return false;
+    if (received_ - widened_at_ >= kWidenEvery) {
+      widened_at_ = received_;
+      if (!ssh::widen_window(*channel, kReceiveWindow)) {
+        broken_ =
+            error(Errc::protocol_error, "",
+                  fmt::format("{}: connection lost during SFTP: {}", host, session.ssh_error()))
+                .error();
+        return false;
+      }
+    }
+    flush();
+    if (broken_) return false;
+    if (received_ == before || received_ - start >= kPollBytes) break;
   }
-  if (broken_) return false;
-  flush();
-  if (broken_) return false;
   if (ssh_channel_is_closed(channel->ch) != 0 || ssh_channel_is_eof(channel->ch) != 0) {
     // Replies already parsed stay takeable; nothing more can come.
     if (!pending_.empty() || version_body_ == std::nullopt) {
       broken_ = error(Errc::protocol_error, "",
-                       fmt::format("{}: the server closed the SFTP channel", host))
-                     .error();
+                      fmt::format("{}: the server closed the SFTP channel", host))
+                    .error();
     }
   }
   return !broken_;
@@ -222,6 +243,9 @@ Flow<Result<void>> SftpClient::Impl::start() {
   auto sub = co_await ssh::request_subsystem(session, *channel, "sftp", deadline);
   if (!sub) co_return std::unexpected(sub.error());
   channel->set_on_data([this](std::string_view d, bool err) { on_data(d, err); });
+  if (!ssh::widen_window(*channel, kReceiveWindow)) {
+    co_return protocol_error("the connection was lost starting SFTP");
+  }
 
   PacketWriter init(Type::init);
   init.u32(sftp::kVersion);
@@ -239,8 +263,8 @@ Flow<Result<void>> SftpClient::Impl::start() {
   PacketReader v(*version_body_);
   auto version = v.u32();
   if (!version || *version < sftp::kVersion) {
-    co_return protocol_error(fmt::format("the server speaks SFTP version {}, herd needs 3",
-                                         version ? *version : 0));
+    co_return protocol_error(
+        fmt::format("the server speaks SFTP version {}, herd needs 3", version ? *version : 0));
   }
   while (!v.empty()) {
     auto name = v.str();
@@ -297,9 +321,8 @@ std::unexpected<Error> SftpClient::Impl::status_error(const sftp::StatusReply& s
   std::string detail = s.message.empty() || s.message == status_name(s.code)
                            ? std::string(status_name(s.code))
                            : fmt::format("{} ({})", status_name(s.code), s.message);
-  Errc code = s.code == static_cast<std::uint32_t>(SftpStatus::op_unsupported)
-                  ? Errc::unsupported
-                  : Errc::file_error;
+  Errc code = s.code == static_cast<std::uint32_t>(SftpStatus::op_unsupported) ? Errc::unsupported
+                                                                               : Errc::file_error;
   auto e = error(code, path, fmt::format("{}: {} {}: {}", host, op, path, detail));
   e.error().sftp_status = s.code;
   return e;

@@ -47,8 +47,9 @@ struct SftpClient::Impl {
   Flow<Result<sftp::Reply>> wait(std::uint32_t id);
   /// The reply to `id` if it has arrived, without waiting or I/O.
   std::optional<sftp::Reply> take(std::uint32_t id);
-  /// Send what the window takes and process what has arrived, without blocking. False once
-  /// the client is broken.
+  /// Send what the window takes and process what has arrived, without blocking: the socket
+  /// is read until it runs dry (libssh takes 4 KiB per read) or kPollBytes have come, so one
+  /// wake-up of the loop handles a burst rather than one read. False once the client is broken.
   bool poll();
   /// Wait (once) for the socket to make progress, up to the idle deadline.
   Flow<Result<void>> wait_progress();
@@ -103,10 +104,12 @@ struct SftpClient::Impl {
   std::unordered_map<std::uint32_t, sftp::Reply> ready_;
   std::unordered_set<std::uint32_t> pending_;  ///< ids sent and not yet answered
   std::unordered_map<std::uint32_t, Handler> handlers_;
-  std::deque<std::uint32_t> arrived_;  ///< answered ids that have a handler, in order
-  std::optional<std::string> version_body_;    ///< the VERSION reply, during start()
+  std::deque<std::uint32_t> arrived_;        ///< answered ids that have a handler, in order
+  std::optional<std::string> version_body_;  ///< the VERSION reply, during start()
   std::optional<Error> broken_;
   FlowClock::time_point last_activity_;
+  std::uint64_t received_ = 0;    ///< channel bytes taken by on_data, ever
+  std::uint64_t widened_at_ = 0;  ///< received_ when the receive window was last widened
 };
 
 namespace sftp {

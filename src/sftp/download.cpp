@@ -4,7 +4,9 @@
 // The same shape as upload.cpp: one loop, a state machine per file, up to max_open_files open
 // at once and a window of READs across them. Data is written where it belongs (pwrite) as soon
 // as it arrives; hashing needs order, so a block that arrives ahead of its predecessor waits in
-// `early` (bounded by the window) until the gap is filled.
+// `early` (bounded by the window) until the gap is filled. The remote's digests are computed
+// by a command on a second channel while the data travels (the remote files are complete
+// already), so verifying costs the slower of the two, not their sum.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@ using sftp::Type;
 
 enum class Stage { waiting, opening, reading, closing, sent, done, failed };
 
+/// The remote's digest of each file asked about, or nullopt when it has no checksum command.
+using RemoteDigests = Result<std::optional<std::vector<std::string>>>;
+
 mode_t process_umask() {
   static const mode_t mask = [] {
     mode_t m = ::umask(022);
@@ -37,6 +42,13 @@ mode_t process_umask() {
   }();
   return mask;
 }
+
+/// A READ reply's buffer and where its data lies in it.
+struct Block {
+  std::string buf;
+  std::size_t offset = 0;
+  std::size_t length = 0;
+};
 
 struct DownFile {
   DownloadItem item;
@@ -51,7 +63,7 @@ struct DownFile {
   std::uint64_t received = 0;  ///< bytes received in this run
   std::uint64_t hashed_to = 0;
   int reads_out = 0;
-  std::map<std::uint64_t, std::string> early;
+  std::map<std::uint64_t, Block> early;  ///< received ahead of hashed_to, by offset
   std::optional<sftp::Hasher> hasher;
   std::string digest;
   FileOutcome outcome;
@@ -84,12 +96,14 @@ class Downloader {
   void fail_local(DownFile& f, std::string_view what);
   void open_file(DownFile& f);
   void send_read(DownFile& f, std::uint64_t offset, std::uint32_t len);
-  void on_data(DownFile& f, std::uint64_t offset, std::string_view data);
+  void on_data(DownFile& f, std::uint64_t offset, Block block);
   void finish_receiving(DownFile& f);
   void fill();
   Flow<Result<void>> stat_phase();
   Flow<Result<void>> resume_phase();
-  Flow<Result<void>> verify_phase();
+  Flow<Result<void>> receive_phase();
+  Flow<RemoteDigests> remote_digest_phase();
+  void verify(const std::optional<std::vector<std::string>>& remote);
   void place(DownFile& f);
   TransferReport report(std::optional<Error> fatal);
 
@@ -100,6 +114,7 @@ class Downloader {
   std::vector<DownFile*> active_;
   std::size_t next_file_ = 0;
   std::uint64_t in_flight_ = 0;
+  std::vector<DownFile*> digested_;  ///< the files remote_digest_phase() asked about, in order
 };
 
 void Downloader::fail(DownFile& f, Error e) {
@@ -169,15 +184,16 @@ void Downloader::send_read(DownFile& f, std::uint64_t offset, std::uint32_t len)
       PacketReader p(r->body);
       auto data = p.str();
       if (!data || data->size() > len || data->empty()) {
-        return fail(f, c_.protocol_error(fmt::format("malformed data reply reading {}",
-                                                     f.item.remote))
-                           .error());
+        return fail(f,
+                    c_.protocol_error(fmt::format("malformed data reply reading {}", f.item.remote))
+                        .error());
       }
-      on_data(f, offset, *data);
+      const std::size_t got = data->size();
+      Block b{std::string(), static_cast<std::size_t>(data->data() - r->body.data()), got};
+      b.buf = std::move(r->body);
+      on_data(f, offset, std::move(b));
       if (f.stage == Stage::failed) return;
-      if (data->size() < len) {
-        send_read(f, offset + data->size(), len - static_cast<std::uint32_t>(data->size()));
-      }
+      if (got < len) send_read(f, offset + got, len - static_cast<std::uint32_t>(got));
       return;
     }
     auto st = r->type == Type::status ? sftp::parse_status(r->body) : std::nullopt;
@@ -193,8 +209,8 @@ void Downloader::send_read(DownFile& f, std::uint64_t offset, std::uint32_t len)
   });
 }
 
-void Downloader::on_data(DownFile& f, std::uint64_t offset, std::string_view data) {
-  std::string_view rest = data;
+void Downloader::on_data(DownFile& f, std::uint64_t offset, Block block) {
+  std::string_view rest = std::string_view(block.buf).substr(block.offset, block.length);
   std::uint64_t at = offset;
   while (!rest.empty()) {
     ssize_t n = ::pwrite(f.fd, rest.data(), rest.size(), static_cast<off_t>(at));
@@ -203,19 +219,19 @@ void Downloader::on_data(DownFile& f, std::uint64_t offset, std::string_view dat
     rest.remove_prefix(static_cast<std::size_t>(n));
     at += static_cast<std::uint64_t>(n);
   }
-  f.received += data.size();
-  f.outcome.bytes += data.size();
-  if (settings_.on_bytes) settings_.on_bytes(data.size());
+  f.received += block.length;
+  f.outcome.bytes += block.length;
+  if (settings_.on_bytes) settings_.on_bytes(block.length);
   if (!f.hasher) return;
   if (offset != f.hashed_to) {
-    f.early.emplace(offset, std::string(data));
+    f.early.emplace(offset, std::move(block));
     return;
   }
-  f.hasher->update(data);
-  f.hashed_to += data.size();
+  f.hashed_to += block.length;
+  f.hasher->update(std::string_view(block.buf).substr(block.offset, block.length));
   for (auto it = f.early.begin(); it != f.early.end() && it->first == f.hashed_to;) {
-    f.hasher->update(it->second);
-    f.hashed_to += it->second.size();
+    f.hashed_to += it->second.length;
+    f.hasher->update(std::string_view(it->second.buf).substr(it->second.offset, it->second.length));
     it = f.early.erase(it);
   }
 }
@@ -301,7 +317,7 @@ Flow<Result<void>> Downloader::resume_phase() {
   std::vector<DownFile*> which;
   for (auto& f : files_) {
     if (f.stage == Stage::failed) continue;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(f.temp.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) continue;
     auto n = static_cast<std::uint64_t>(st.st_size);
     if (n > f.size) continue;
@@ -329,22 +345,29 @@ Flow<Result<void>> Downloader::resume_phase() {
   co_return Result<void>{};
 }
 
-Flow<Result<void>> Downloader::verify_phase() {
-  std::vector<DownFile*> sent;
+Flow<RemoteDigests> Downloader::remote_digest_phase() {
+  // The remote files are complete before the first byte is read, so the remote hashes them
+  // while they travel (a file that changes meanwhile fails its check, as it should).
   std::vector<std::string> paths;
   for (auto& f : files_) {
-    if (f.stage != Stage::sent) continue;
-    sent.push_back(&f);
+    if (f.stage == Stage::failed) continue;
+    digested_.push_back(&f);
     paths.push_back(f.item.remote);
   }
-  if (sent.empty() || settings_.checksum == Checksum::none) co_return Result<void>{};
-  auto remote = co_await sftp::remote_checksums(session_, settings_.checksum, paths);
-  if (!remote) co_return std::unexpected(remote.error());
-  for (std::size_t i = 0; i < sent.size(); ++i) {
-    DownFile& f = *sent[i];
+  if (paths.empty() || settings_.checksum == Checksum::none) {
+    co_return std::optional<std::vector<std::string>>(std::vector<std::string>());
+  }
+  co_return co_await sftp::remote_checksums(session_, settings_.checksum, std::move(paths));
+}
+
+void Downloader::verify(const std::optional<std::vector<std::string>>& remote) {
+  if (settings_.checksum == Checksum::none) return;
+  for (std::size_t i = 0; i < digested_.size(); ++i) {
+    DownFile& f = *digested_[i];
+    if (f.stage != Stage::sent) continue;
     std::string theirs;
-    if (*remote) {
-      theirs = (**remote)[i];
+    if (remote) {
+      theirs = i < remote->size() ? (*remote)[i] : std::string();
     } else {
       // No checksum command there: check what reached the disk against what was received.
       int fd = ::open(f.temp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -354,19 +377,18 @@ Flow<Result<void>> Downloader::verify_phase() {
       theirs = h ? *h : std::string();
     }
     if (theirs != f.digest) {
-      Error e{Errc::verify_failed, Phase::verify, c_.host,
-              fmt::format("{}: {}: {} mismatch after download (received {}, remote {}); "
-                          "nothing was put in place",
-                          c_.host, f.item.remote, to_string(settings_.checksum),
-                          f.digest.substr(0, 16),
-                          theirs.empty() ? std::string("unreadable") : theirs.substr(0, 16))};
+      Error e{
+          Errc::verify_failed, Phase::verify, c_.host,
+          fmt::format("{}: {}: {} mismatch after download (received {}, remote {}); "
+                      "nothing was put in place",
+                      c_.host, f.item.remote, to_string(settings_.checksum), f.digest.substr(0, 16),
+                      theirs.empty() ? std::string("unreadable") : theirs.substr(0, 16))};
       e.path = f.item.remote;
       fail(f, std::move(e));
       continue;
     }
     f.outcome.digest = f.digest;
   }
-  co_return Result<void>{};
 }
 
 void Downloader::place(DownFile& f) {
@@ -402,18 +424,29 @@ TransferReport Downloader::report(std::optional<Error> fatal) {
   return r;
 }
 
+Flow<Result<void>> Downloader::receive_phase() {
+  for (;;) {
+    fill();
+    if (active_.empty() && next_file_ >= files_.size() && c_.outstanding() == 0) break;
+    if (c_.outstanding() == 0) continue;
+    if (auto d = co_await c_.dispatch(); !d) co_return d;
+  }
+  co_return Result<void>{};
+}
+
 Flow<TransferReport> Downloader::run() {
   if (auto s = co_await stat_phase(); !s) co_return report(s.error());
   if (settings_.resume) {
     if (auto r = co_await resume_phase(); !r) co_return report(r.error());
   }
-  for (;;) {
-    fill();
-    if (active_.empty() && next_file_ >= files_.size() && c_.outstanding() == 0) break;
-    if (c_.outstanding() == 0) continue;
-    if (auto d = co_await c_.dispatch(); !d) co_return report(d.error());
-  }
-  if (auto v = co_await verify_phase(); !v) co_return report(v.error());
+  // Named, not temporaries in the co_await (GCC 12).
+  auto receiving = receive_phase();
+  auto digesting = remote_digest_phase();
+  auto both_done = both(std::move(receiving), std::move(digesting));
+  auto results = co_await std::move(both_done);
+  if (!results.first) co_return report(results.first.error());
+  if (!results.second) co_return report(results.second.error());
+  verify(*results.second);
   for (auto& f : files_) {
     if (f.stage == Stage::sent) place(f);
   }
@@ -423,8 +456,8 @@ Flow<TransferReport> Downloader::run() {
 
 }  // namespace
 
-Flow<TransferReport> download(Session& session, SftpClient& sftp,
-                              std::vector<DownloadItem> items, TransferSettings settings) {
+Flow<TransferReport> download(Session& session, SftpClient& sftp, std::vector<DownloadItem> items,
+                              TransferSettings settings) {
   Downloader d(session, sftp, std::move(items), std::move(settings));
   co_return co_await d.run();
 }

@@ -97,14 +97,23 @@ Flow<Result<void>> request_subsystem(Session::Impl& impl, ChannelState& c, std::
     return ssh_channel_request_subsystem(c.ch, name.c_str());
   });
   if (rc == SSH_AGAIN) {
-    co_return impl.wait_error(Phase::channel, fmt::format("timed out starting the {} subsystem", name));
+    co_return impl.wait_error(Phase::channel,
+                              fmt::format("timed out starting the {} subsystem", name));
   }
   if (rc != SSH_OK) {
-    co_return impl.error(Errc::channel_error, Phase::channel,
-                         fmt::format("the server refused the {} subsystem: {}", name,
-                                     impl.ssh_error()));
+    co_return impl.error(
+        Errc::channel_error, Phase::channel,
+        fmt::format("the server refused the {} subsystem: {}", name, impl.ssh_error()));
   }
   co_return Result<void>{};
+}
+
+bool widen_window(ChannelState& c, std::uint32_t bytes) {
+  if (ssh_channel_is_open(c.ch) == 0 || ssh_channel_is_eof(c.ch) != 0) return true;
+  // Nothing must sit in libssh's buffer: the read would copy it out, up to `bytes`.
+  if (ssh_channel_poll(c.ch, 0) != 0) return ssh_is_connected(ssh_channel_get_session(c.ch)) != 0;
+  char none = 0;
+  return ssh_channel_read_timeout(c.ch, &none, bytes, 0, 0) != SSH_ERROR;
 }
 
 bool pump(ChannelState& c) {

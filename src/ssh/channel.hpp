@@ -60,6 +60,13 @@ Flow<Result<void>> request_pty(Session::Impl& impl, ChannelState& c, const PtyOp
 Flow<Result<void>> request_subsystem(Session::Impl& impl, ChannelState& c, std::string name,
                                      Deadline d);
 
+/// Let the peer send up to `bytes` ahead of what we have consumed. libssh keeps a channel's
+/// receive window near 1.28 MB, which a fast bulk stream drains faster than a window adjust
+/// comes back; asking ssh_channel_read for `bytes` grows it (one WINDOW_ADJUST). The data
+/// callback takes everything, so the read itself returns nothing. False when the connection
+/// is lost.
+bool widen_window(ChannelState& c, std::uint32_t bytes);
+
 /// Process whatever packets have arrived, without blocking: data goes to `on_data`, exit status
 /// and signal to the state. Returns false when the connection is lost.
 bool pump(ChannelState& c);
