@@ -60,6 +60,7 @@ struct HostResult {
   std::chrono::milliseconds total_time{0};    ///< start until the end
   std::uint64_t stdout_bytes = 0;
   std::uint64_t stderr_bytes = 0;
+  std::string step;  ///< tasks: the step the host ended in ("deploy/3 restart"), else empty
 };
 
 /// One host to run on: its name and how to reach it.

@@ -58,16 +58,16 @@ struct AlgorithmOptions {
 /// Everything needed to reach and log in to one host. Unset optionals fall back to ssh_config,
 /// then to defaults, like paramiko's SSHClient.connect() plus OpenSSH's config handling.
 struct SessionOptions {
-  std::string host;                         ///< alias or address (ssh_config Host is matched on it)
-  std::optional<std::string> hostname;      ///< connect here instead (beats ssh_config HostName)
-  std::optional<std::uint16_t> port;        ///< default 22
-  std::optional<std::string> user;          ///< default: the local user
-  std::optional<std::string> password;      ///< for password and keyboard-interactive auth
+  std::string host;                     ///< alias or address (ssh_config Host is matched on it)
+  std::optional<std::string> hostname;  ///< connect here instead (beats ssh_config HostName)
+  std::optional<std::uint16_t> port;    ///< default 22
+  std::optional<std::string> user;      ///< default: the local user
+  std::optional<std::string> password;  ///< for password and keyboard-interactive auth
   std::vector<std::filesystem::path> key_files;  ///< private key files, tried first
-  std::optional<std::string> passphrase;    ///< decrypts encrypted key files
-  std::vector<std::string> private_keys;    ///< in-memory private keys (OpenSSH or PEM text)
-  bool allow_agent = true;                  ///< use $SSH_AUTH_SOCK
-  bool look_for_keys = true;                ///< try ~/.ssh/id_ed25519, id_ecdsa, id_rsa
+  std::optional<std::string> passphrase;         ///< decrypts encrypted key files
+  std::vector<std::string> private_keys;         ///< in-memory private keys (OpenSSH or PEM text)
+  bool allow_agent = true;                       ///< use $SSH_AUTH_SOCK
+  bool look_for_keys = true;                     ///< try ~/.ssh/id_ed25519, id_ecdsa, id_rsa
   /// Jump hosts, as ssh's ProxyJump (`[user@]host[:port],...`; beats ssh_config). "none" turns
   /// off a ProxyJump from ssh_config. Each hop is reached with the same credentials and files.
   std::optional<std::string> proxy_jump;
@@ -76,21 +76,21 @@ struct SessionOptions {
   std::chrono::milliseconds auth_timeout{30000};    ///< all authentication attempts together
   /// Total deadline: no phase of connect (nor of exec, see ExecRequest::timeout) waits past it.
   std::optional<FlowClock::time_point> deadline;
-  std::optional<bool> compression;          ///< zlib compression
+  std::optional<bool> compression;  ///< zlib compression
   AlgorithmOptions algorithms;
-  std::optional<std::filesystem::path> ssh_config;  ///< explicit file (like ssh -F): only it
-  bool read_default_ssh_config = true;      ///< else ~/.ssh/config when no file is given
-  std::optional<HostKeyPolicy> host_key_policy;     ///< default accept-new
-  std::optional<std::filesystem::path> known_hosts; ///< default ~/.ssh/known_hosts
-  std::optional<bool> hash_known_hosts;     ///< record new hosts hashed
+  std::optional<std::filesystem::path> ssh_config;   ///< explicit file (like ssh -F): only it
+  bool read_default_ssh_config = true;               ///< else ~/.ssh/config when no file is given
+  std::optional<HostKeyPolicy> host_key_policy;      ///< default accept-new
+  std::optional<std::filesystem::path> known_hosts;  ///< default ~/.ssh/known_hosts
+  std::optional<bool> hash_known_hosts;              ///< record new hosts hashed
   /// Receives warnings meant for a person (auto-add, ignored settings); may be empty.
   std::function<void(std::string_view)> on_warning;
 };
 
 /// The settings a session actually used after merging options, ssh_config and defaults.
 struct ResolvedTarget {
-  std::string alias;       ///< the name the caller gave
-  std::string hostname;    ///< where we connect (ssh_config HostName or the alias)
+  std::string alias;     ///< the name the caller gave
+  std::string hostname;  ///< where we connect (ssh_config HostName or the alias)
   std::uint16_t port = 22;
   std::string user;
   std::vector<std::filesystem::path> key_files;
@@ -102,8 +102,8 @@ struct ResolvedTarget {
   std::optional<std::string> proxy_jump;  ///< options, else ssh_config; unset for "none"
   AlgorithmOptions algorithms;            ///< options first, then ssh_config
   bool compression = false;
-  bool password_auth = true;              ///< ssh_config PasswordAuthentication
-  bool pubkey_auth = true;                ///< ssh_config PubkeyAuthentication
+  bool password_auth = true;                  ///< ssh_config PasswordAuthentication
+  bool pubkey_auth = true;                    ///< ssh_config PubkeyAuthentication
   std::optional<std::string> identity_agent;  ///< ssh_config IdentityAgent ("none" disables)
 
   /// "user@hostname:port", or "alias (user@hostname:port)" when the alias differs; for messages.
@@ -123,13 +123,22 @@ struct PtyOptions {
 /// One remote command.
 struct ExecRequest {
   std::string command;
-  std::map<std::string, std::string> env;      ///< sent as env requests (AcceptEnv), else exported
-  std::optional<PtyOptions> pty;               ///< allocate a PTY (stdout and stderr merge)
-  std::optional<std::string> stdin_data;       ///< bytes fed to stdin, then EOF
+  std::map<std::string, std::string> env;  ///< sent as env requests (AcceptEnv), else exported
+  std::optional<PtyOptions> pty;           ///< allocate a PTY (stdout and stderr merge)
+  std::optional<std::string> stdin_data;   ///< bytes fed to stdin, then EOF
   std::optional<std::filesystem::path> stdin_file;  ///< or a local file / FIFO, then EOF
-  int stdin_fd = -1;                           ///< or an open fd (not closed by herd), then EOF
+  int stdin_fd = -1;  ///< or an open fd (not closed by herd), then EOF
   std::optional<std::chrono::milliseconds> timeout;  ///< command deadline, then the remote is ended
-  std::chrono::milliseconds kill_grace{2000};  ///< between TERM and KILL on timeout
+  std::chrono::milliseconds kill_grace{2000};        ///< between TERM and KILL on timeout
+  /// A prompt to watch the output for (sudo's password prompt). Each appearance is removed from
+  /// the output and counted in ExecResult::prompts; the first one types `answer` into stdin
+  /// when it is not empty. A second appearance means the answer was refused: the command is
+  /// ended rather than left waiting for input. The answer is never logged.
+  struct PromptAnswer {
+    std::string prompt;
+    std::string answer;
+  };
+  std::optional<PromptAnswer> answer_prompt;
 };
 
 /// Receives output as it arrives. Chunks are not line-aligned.
@@ -143,11 +152,12 @@ struct ExecResult {
   std::optional<int> exit_status;          ///< when the command exited
   std::optional<std::string> exit_signal;  ///< e.g. "TERM" when killed by a signal
   bool core_dumped = false;
-  bool timed_out = false;                  ///< herd ended it at the command deadline
-  bool cancelled = false;                  ///< herd ended it because the run was cancelled
+  bool timed_out = false;  ///< herd ended it at the command deadline
+  bool cancelled = false;  ///< herd ended it because the run was cancelled
   std::chrono::milliseconds duration{0};
   std::uint64_t stdout_bytes = 0;
   std::uint64_t stderr_bytes = 0;
+  int prompts = 0;  ///< times ExecRequest::answer_prompt's prompt appeared
 
   /// True for exit status 0 without a signal or timeout.
   bool ok() const { return exit_status == 0 && !exit_signal && !timed_out && !cancelled; }

@@ -81,7 +81,7 @@ std::optional<HostStatus> host_status_from(std::string_view name);
 class JobStore {
  public:
   /// The schema version this binary writes (and the newest it can read).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   /// $XDG_DATA_HOME/herd/herd.db, or ~/.local/share/herd/herd.db when XDG_DATA_HOME is unset
   /// or not absolute. Empty if neither XDG_DATA_HOME nor HOME is usable.

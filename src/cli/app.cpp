@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
   TransferCliOptions put;
   TransferCliOptions get;
   SyncCliOptions sync;
+  TaskCliOptions task;
   run.argv.assign(argv, argv + argc);
+  task.fleet.argv = run.argv;
   put.fleet.argv = run.argv;
   get.fleet.argv = run.argv;
   sync.transfer.fleet.argv = run.argv;
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   auto* put_cmd = setup_put(app, put);
   auto* get_cmd = setup_get(app, get);
   auto* sync_cmd = setup_sync(app, sync);
+  auto* task_cmd = setup_task(app, task);
 
   try {
     app.parse(argc, argv);
@@ -69,6 +72,10 @@ int main(int argc, char** argv) {
   if (sync_cmd->parsed()) {
     configure_logging(sync.transfer.fleet.common.verbosity);
     return run_sync(sync);
+  }
+  if (task_cmd->parsed()) {
+    configure_logging(task.fleet.common.verbosity);
+    return run_task(task);
   }
   if (nodes_cmd->parsed()) return run_nodes(nodes);
   if (jobs_cmd->parsed()) return run_jobs(jobs);

@@ -38,6 +38,7 @@ struct RunOptions {
   std::size_t record_output = 64 << 10;  // bytes of output recorded per host
   std::int64_t rerun = 0;                ///< --rerun ID; 0 = not a rerun
   std::string only;                      ///< --only failed|all (with --rerun)
+  std::string task_json;                 ///< herd task: what the history keeps to rerun it
 };
 /// `herd run PATTERN -- COMMAND...` (also --script FILE instead of a command)
 CLI::App* setup_run(CLI::App& app, RunOptions& o);
@@ -77,6 +78,23 @@ struct SyncCliOptions {
 /// `herd sync PATTERN LOCALDIR REMOTEDIR`
 CLI::App* setup_sync(CLI::App& app, SyncCliOptions& o);
 int run_sync(const SyncCliOptions& o);
+
+/// Options of `herd task`.
+struct TaskCliOptions {
+  RunOptions fleet;                 ///< connection and fleet options (--rerun, --only too)
+  std::string file;                 ///< -f: the task file (default ./herdfile.yaml)
+  std::vector<std::string> words;   ///< TASK[:NAME=VALUE,...] [NAME=VALUE...]
+  bool list = false;                ///< --list
+  bool dry_run = false;             ///< -n: print the plan per host, connect to nothing
+  std::string hosts;                ///< -H: instead of the tasks' own hosts
+  std::string limit;                ///< --limit: only hosts also matching this
+  std::string sudo_password_env;    ///< name of the variable with the sudo password
+  std::string sudo_askpass;         ///< program printing the sudo password
+  bool ask_sudo_password = false;   ///< -K: ask it on the terminal
+};
+/// `herd task [TASK[:ARGS]] [NAME=VALUE...]`
+CLI::App* setup_task(CLI::App& app, TaskCliOptions& o);
+int run_task(const TaskCliOptions& o);
 
 struct ShellOptions {
   CommonOptions common;

@@ -112,6 +112,7 @@ nlohmann::json host_json(const JobHost& h, bool with_output) {
                       {"stdout_bytes", r.stdout_bytes},
                       {"stderr_bytes", r.stderr_bytes},
                       {"output_truncated", h.output_truncated}};
+  if (!r.step.empty()) j["step"] = r.step;
   if (r.exit_code) j["exit_code"] = *r.exit_code;
   if (r.signal) j["signal"] = *r.signal;
   if (r.phase) j["phase"] = to_string(*r.phase);
@@ -170,22 +171,30 @@ int show_job(JobStore& store, const JobsOptions& o) {
   for (const auto& a : j.argv) argv += (argv.empty() ? "" : " ") + a;
   out += fmt::format("argv     {}\n\n", argv);
 
-  std::size_t w_host = 4, w_status = 6, w_phase = 5;
+  std::size_t w_host = 4, w_status = 6, w_phase = 5, w_step = 0;
   for (const auto& h : d.hosts) {
     w_host = std::max(w_host, h.result.host.size());
     w_status = std::max(w_status, to_string(h.result.status).size());
     if (h.result.phase) w_phase = std::max(w_phase, to_string(*h.result.phase).size());
+    w_step = std::max(w_step, std::min<std::size_t>(one_line(h.result.step, 60).size(), 60));
   }
-  out += fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}\n", "HOST", w_host, "STATUS", w_status,
-                     "EXIT", "PHASE", w_phase, "MS", "MESSAGE");
+  // Task runs name the step each host ended in on its line.
+  const std::string step_head =
+      w_step > 0 ? fmt::format("{:{}}  ", "STEP", std::max<std::size_t>(w_step, 4)) : "";
+  out += fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}{}\n", "HOST", w_host, "STATUS",
+                     w_status, "EXIT", "PHASE", w_phase, "MS", step_head, "MESSAGE");
   for (const auto& h : d.hosts) {
     const auto& r = h.result;
     std::string exit = r.exit_code ? std::to_string(*r.exit_code) : r.signal ? *r.signal : "-";
     std::string phase =
         r.phase && r.status != HostStatus::ok ? std::string(to_string(*r.phase)) : "-";
-    out +=
-        fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}\n", r.host, w_host, to_string(r.status),
-                    w_status, exit, phase, w_phase, r.total_time.count(), one_line(r.message, 200));
+    const std::string step =
+        w_step > 0 ? fmt::format("{:{}}  ", r.step.empty() ? "-" : one_line(r.step, 60),
+                                 std::max<std::size_t>(w_step, 4))
+                   : "";
+    out += fmt::format("{:{}}  {:{}}  {:>4}  {:{}}  {:>7}  {}{}\n", r.host, w_host,
+                       to_string(r.status), w_status, exit, phase, w_phase, r.total_time.count(),
+                       step, one_line(r.message, 200));
   }
   if (o.output) {
     for (const auto& h : d.hosts) {

@@ -36,6 +36,7 @@ std::string options_json(const RunOptions& o) {
   if (!c.password_env.empty()) j["password_env"] = c.password_env;
   if (!c.passphrase_env.empty()) j["passphrase_env"] = c.passphrase_env;
   j["record_output"] = o.record_output;
+  if (!o.task_json.empty()) j["task"] = nlohmann::json::parse(o.task_json, nullptr, false);
   if (o.rerun != 0) {
     j["rerun_of"] = o.rerun;
     j["only"] = o.only.empty() ? "failed" : o.only;

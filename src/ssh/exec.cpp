@@ -73,6 +73,14 @@ class StdinFeed {
     return {};
   }
 
+  /// Type `bytes` now (after what is pending), keeping stdin open afterwards.
+  void inject(std::string_view bytes) {
+    pending_.append(bytes);
+    active_ = true;
+    exhausted_ = true;
+    keep_open_ = true;
+  }
+
   bool active() const { return active_; }
   /// The fd to poll for more input, or -1.
   int wants_fd() const { return active_ && pending_.empty() && !exhausted_ ? fd_ : -1; }
@@ -107,7 +115,7 @@ class StdinFeed {
       offset_ = 0;
     }
     if (exhausted_ && pending_.empty()) {
-      ssh_channel_send_eof(ch);
+      if (!keep_open_) ssh_channel_send_eof(ch);
       active_ = false;
     }
     return {};
@@ -120,6 +128,46 @@ class StdinFeed {
   int owned_fd_ = -1;
   bool exhausted_ = false;
   bool active_ = false;
+  bool keep_open_ = false;
+};
+
+/// Finds a prompt in one output stream and takes it out; a tail that could be the start of
+/// the prompt is held back until the next chunk shows whether it is.
+class PromptWatch {
+ public:
+  explicit PromptWatch(std::string prompt) : prompt_(std::move(prompt)) {}
+
+  /// `chunk` without the prompts in it (and without a held-back tail).
+  std::string filter(std::string_view chunk) {
+    std::string data = std::move(held_);
+    held_.clear();
+    data.append(chunk);
+    std::string out;
+    std::size_t pos = 0;
+    for (std::size_t k; (k = data.find(prompt_, pos)) != std::string::npos;) {
+      out.append(data, pos, k - pos);
+      ++seen_;
+      pos = k + prompt_.size();
+    }
+    std::size_t keep = 0;
+    for (std::size_t n = std::min(prompt_.size() - 1, data.size() - pos); n > 0; --n) {
+      if (data.compare(data.size() - n, n, prompt_, 0, n) == 0) {
+        keep = n;
+        break;
+      }
+    }
+    out.append(data, pos, data.size() - pos - keep);
+    held_ = data.substr(data.size() - keep);
+    return out;
+  }
+  /// What is held back, at the end of the output.
+  std::string rest() { return std::exchange(held_, std::string()); }
+  int seen() const { return seen_; }
+
+ private:
+  std::string prompt_;
+  std::string held_;
+  int seen_ = 0;
 };
 
 enum class Ending { running, terminating, killing };
@@ -179,11 +227,24 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
         Errc::channel_error, Phase::channel,
         fmt::format("the server refused to run the command: {}", impl.ssh_error()));
   }
-  // Without input to give, close stdin at once (like ssh -n) so readers of stdin do not hang.
-  if (!feed.active() && !req.pty) ssh_channel_send_eof(c.ch);
+  // Without input to give, close stdin at once (like ssh -n) so readers of stdin do not hang;
+  // not when an answer to a prompt may still have to be typed.
+  const bool answers = req.answer_prompt && !req.answer_prompt->answer.empty();
+  if (!feed.active() && !req.pty && !answers) ssh_channel_send_eof(c.ch);
 
   ExecResult result;
-  c.set_on_data([&result, &sink](std::string_view chunk, bool is_stderr) {
+  std::optional<PromptWatch> watch_out, watch_err;
+  if (req.answer_prompt && !req.answer_prompt->prompt.empty()) {
+    watch_out.emplace(req.answer_prompt->prompt);
+    watch_err.emplace(req.answer_prompt->prompt);
+  }
+  c.set_on_data([&result, &sink, &watch_out, &watch_err](std::string_view chunk, bool is_stderr) {
+    std::string filtered;
+    if (watch_out) {
+      filtered = is_stderr ? watch_err->filter(chunk) : watch_out->filter(chunk);
+      chunk = filtered;
+    }
+    if (chunk.empty()) return;
     if (is_stderr) {
       result.stderr_bytes += chunk.size();
       if (sink.on_stderr) sink.on_stderr(chunk);
@@ -192,6 +253,7 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
       if (sink.on_stdout) sink.on_stdout(chunk);
     }
   });
+  bool answered = false;
   Deadline command_deadline = req.timeout ? started + *req.timeout : Deadline::max();
   if (impl.total_deadline) command_deadline = std::min(command_deadline, *impl.total_deadline);
   Deadline ending_deadline = Deadline::max();
@@ -204,6 +266,15 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
           Errc::protocol_error, Phase::command,
           fmt::format("connection lost while the command ran: {}", impl.ssh_error()));
     }
+    if (watch_out) {
+      result.prompts = watch_out->seen() + watch_err->seen();
+      if (result.prompts == 1 && answers && !answered) {
+        feed.inject(req.answer_prompt->answer);
+        answered = true;
+      }
+      // Asked again: the answer was refused. End the command instead of leaving it waiting.
+      if (result.prompts >= 2 && ending == Ending::running) stop_now = true;
+    }
     if (ending == Ending::running) {
       if (auto r = feed.pump(c.ch, who); !r) co_return std::unexpected(r.error());
     }
@@ -211,7 +282,7 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
 
     auto now = Clock::now();
     if (ending == Ending::running && (stop_now || now >= command_deadline)) {
-      if (!result.cancelled) result.timed_out = true;
+      if (!result.cancelled && result.prompts < 2) result.timed_out = true;
       ssh_channel_request_send_signal(c.ch, "TERM");
       ending = Ending::terminating;
       ending_deadline = now + req.kill_grace;
@@ -234,6 +305,14 @@ Flow<Result<ExecResult>> Session::exec_async(ExecRequest req, ExecSink sink) {
     } else if (waited == WaitResult::error) {
       co_return impl.error(Errc::local_io, Phase::command, "waiting on the socket failed");
     }
+  }
+  if (watch_out) {
+    const std::string out_rest = watch_out->rest();
+    const std::string err_rest = watch_err->rest();
+    if (!out_rest.empty() && sink.on_stdout) sink.on_stdout(out_rest);
+    if (!err_rest.empty() && sink.on_stderr) sink.on_stderr(err_rest);
+    result.stdout_bytes += out_rest.size();
+    result.stderr_bytes += err_rest.size();
   }
   result.exit_status = c.exit_status;
   result.exit_signal = c.exit_signal;

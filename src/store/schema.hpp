@@ -10,7 +10,7 @@
 
 namespace herd::store {
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     // 1: jobs and their per-host results.
     R"sql(
 CREATE TABLE jobs (
@@ -53,6 +53,10 @@ CREATE TABLE job_hosts (
 ) WITHOUT ROWID;
 CREATE INDEX job_hosts_host ON job_hosts(host);
 CREATE INDEX job_hosts_status ON job_hosts(job_id, status);
+)sql",
+    // 2: the task step each host ended in (herd task), empty for other runs.
+    R"sql(
+ALTER TABLE job_hosts ADD COLUMN step TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -229,7 +229,8 @@ struct JobStore::Impl {
         {&insert_host,
          "INSERT OR REPLACE INTO job_hosts (job_id, position, host, status, exit_code, signal, "
          "phase, message, connect_ms, total_ms, stdout_bytes, stderr_bytes, output, "
-         "output_truncated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+         "output_truncated, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+         "?14, ?15)"},
         {&finish_job,
          "UPDATE jobs SET ended_at = ?2, exit_code = ?3, cancelled = ?4, "
          "n_ok          = (SELECT count(*) FROM job_hosts WHERE job_id = ?1 AND status = 'ok'), "
@@ -250,7 +251,7 @@ struct JobStore::Impl {
         {&get_job, jobs_select + " WHERE id = ?1"},
         {&get_hosts,
          "SELECT position, host, status, exit_code, signal, phase, message, connect_ms, total_ms, "
-         "stdout_bytes, stderr_bytes, output, output_truncated FROM job_hosts WHERE job_id = ?1 "
+         "stdout_bytes, stderr_bytes, output, output_truncated, step FROM job_hosts WHERE job_id = ?1 "
          "ORDER BY position"},
     };
     for (auto& [stmt, sql] : all) {
@@ -352,6 +353,7 @@ Result<void> JobStore::record_hosts(JobId job, std::span<const JobHost> hosts) {
       s.bind(12, static_cast<std::int64_t>(r.stderr_bytes));
       s.bind_blob(13, h.output);
       s.bind(14, std::int64_t{h.output_truncated ? 1 : 0});
+      s.bind(15, r.step);
       int rc = s.step();
       if (rc != SQLITE_DONE) {
         auto e = impl_->db_error();
@@ -443,6 +445,7 @@ Result<std::optional<JobDetail>> JobStore::get_job(JobId id) {
     r.stderr_bytes = static_cast<std::uint64_t>(h.i64(10));
     host.output = h.blob(11);
     host.output_truncated = h.i64(12) != 0;
+    r.step = h.text(13);
     d.hosts.push_back(std::move(host));
   }
   if (rc != SQLITE_DONE) {
