@@ -46,7 +46,8 @@ namespace {
 /// has no exit status) gets herd's one-line message.
 bool shows_message(const HostResult& r) {
   if (r.status == HostStatus::ok) return false;
-  return r.status != HostStatus::failed || (!r.exit_code && !r.signal);
+  // A failed command says enough with its exit status; a task's failure also names its step.
+  return r.status != HostStatus::failed || (!r.exit_code && !r.signal) || !r.step.empty();
 }
 }  // namespace
 
@@ -56,8 +57,7 @@ namespace {
 constexpr std::string_view kEraseLine = "\r\033[K";  // to column 0, clear to the end of line
 }  // namespace
 
-ProgressLine::ProgressLine(std::size_t total, bool enabled,
-                           const std::atomic<std::uint64_t>* bytes)
+ProgressLine::ProgressLine(std::size_t total, bool enabled, const std::atomic<std::uint64_t>* bytes)
     : total_(total),
       enabled_(enabled),
       stdout_tty_(::isatty(STDOUT_FILENO) != 0),
@@ -367,11 +367,15 @@ void print_summary(const std::vector<HostResult>& results, std::chrono::millisec
       if ((pass == 0) != ok) continue;  // ok first
       std::string label(to_string(r.status));
       if (r.status == HostStatus::failed) {
-        label = r.signal      ? fmt::format("failed (signal {})", *r.signal)
-                : r.exit_code ? fmt::format("failed (exit {})", *r.exit_code)
-                              : fmt::format("failed ({})", to_string(r.phase.value_or(Phase::transfer)));
+        label = r.signal ? fmt::format("failed (signal {})", *r.signal)
+                : r.exit_code
+                    ? fmt::format("failed (exit {})", *r.exit_code)
+                    : fmt::format("failed ({})", to_string(r.phase.value_or(Phase::transfer)));
       } else if ((r.status == HostStatus::timed_out || r.status == HostStatus::error) && r.phase) {
         label = fmt::format("{} ({})", to_string(r.status), to_string(*r.phase));
+      }
+      if (!ok && !r.step.empty() && r.status != HostStatus::cancelled) {
+        label += " at " + r.step;  // herd task: where they stopped
       }
       ++counts[std::string(to_string(r.status))];
       add(label, r.host);

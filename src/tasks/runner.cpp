@@ -364,14 +364,31 @@ class HostRun {
     req.timeout = ctx.timeout;
     if (session_ == nullptr) co_return StepEnd{false, {}, {}, "sudo in a task without hosts"};
     bool needs_tty = false;
-    Registered first;
-    ExecSink snk{[this, &reg, keep](std::string_view d) {
+    // sudo's stderr is held back until the command shows it is running (stdout, or more than
+    // a refusal would say): a "must have a tty" refusal is then replaced by the PTY run.
+    std::string held;
+    bool holding = true;
+    auto release = [this, &reg, keep, &held, &holding] {
+      holding = false;
+      if (held.empty()) return;
+      result_.stderr_bytes += held.size();
+      if (keep && reg.stderr_text.size() < kRegisterBytes) reg.stderr_text.append(held);
+      if (output_) output_(Stream::err, held);
+      held.clear();
+    };
+    ExecSink snk{[this, &reg, keep, &release](std::string_view d) {
+                   release();
                    result_.stdout_bytes += d.size();
                    if (keep && reg.stdout_text.size() < kRegisterBytes) reg.stdout_text.append(d);
                    if (output_) output_(Stream::out, d);
                  },
-                 [this, &reg, keep, &seen_err](std::string_view d) {
+                 [this, &reg, keep, &seen_err, &held, &holding, &release](std::string_view d) {
                    if (seen_err.size() < 4096) seen_err.append(d);
+                   if (holding) {
+                     held.append(d);
+                     if (held.size() > 4096) release();
+                     return;
+                   }
                    result_.stderr_bytes += d.size();
                    if (keep && reg.stderr_text.size() < kRegisterBytes) reg.stderr_text.append(d);
                    if (output_) output_(Stream::err, d);
@@ -380,11 +397,14 @@ class HostRun {
     if (!ran) co_return std::unexpected(ran.error());
     needs_tty = !ran->ok() && (seen_err.find("must have a tty") != std::string::npos ||
                                seen_err.find("a terminal is required") != std::string::npos);
+    if (!needs_tty) release();
     if (!needs_tty) {
       StepEnd end = from_exec(*ran);
       if (ran->prompts >= 2 ||
           (!with_password && seen_err.find("a password is required") != std::string::npos)) {
         end.ok = false;
+        end.exit_code.reset();
+        end.signal.reset();
         end.why = with_password ? "sudo refused the password"
                                 : "sudo needs a password (give --sudo-password)";
       }
@@ -397,9 +417,20 @@ class HostRun {
     tty.answer_prompt = ExecRequest::PromptAnswer{
         kSudoPrompt, with_password ? *settings_.sudo_password + "\n" : ""};
     reg = Registered{};
-    auto again = co_await exec(std::move(tty), reg, keep);
-    if (!again) co_return again;
-    co_return *again;
+    auto sink_tty = sink(reg, keep);
+    auto again = co_await session_->exec_async(std::move(tty), std::move(sink_tty));
+    if (!again) co_return std::unexpected(again.error());
+    StepEnd end = from_exec(*again);
+    if (again->prompts >= 2) {
+      end.ok = false;
+      end.exit_code.reset();
+      end.signal.reset();
+      end.why = "sudo refused the password";
+    } else if (!with_password && again->prompts >= 1) {
+      end.ok = false;
+      end.why = "sudo needs a password (give --sudo-password-env, --sudo-askpass or -K)";
+    }
+    co_return end;
   }
 
   std::expected<std::string, std::string> read_script(const std::string& path) const {
