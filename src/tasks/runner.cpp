@@ -10,11 +10,10 @@
 #include "tasks/expr.hpp"
 #include "tasks/local_command.hpp"
 #include "tasks/params.hpp"
+#include "tasks/sudo.hpp"
 #include "tasks/template.hpp"
 
 namespace herd::tasks {
-
-const char* const kSudoPrompt = "[herd-sudo-password]";
 
 namespace {
 
@@ -351,84 +350,17 @@ class HostRun {
 
   Flow<Result<StepEnd>> sudo(const Step& s, Scope& scope, const Context& ctx, Registered& reg,
                              bool keep) {
-    const Lookup look = lookup_fn(scope);
-    const std::string inner = remote_command(expand(s.command, look, Quoting::shell), scope, ctx);
-    const std::string user = expand(s.user, look, Quoting::none);
-    const bool with_password = settings_.sudo_password.has_value();
-    // First without a PTY; a sudo that insists on a terminal says so before running anything.
-    std::string seen_err;
-    ExecRequest req;
-    req.command = sudo_command(user, inner, with_password, false);
-    if (with_password) req.stdin_data = *settings_.sudo_password + "\n";
-    req.answer_prompt = ExecRequest::PromptAnswer{kSudoPrompt, ""};
-    req.timeout = ctx.timeout;
     if (session_ == nullptr) co_return StepEnd{false, {}, {}, "sudo in a task without hosts"};
-    bool needs_tty = false;
-    // sudo's stderr is held back until the command shows it is running (stdout, or more than
-    // a refusal would say): a "must have a tty" refusal is then replaced by the PTY run.
-    std::string held;
-    bool holding = true;
-    auto release = [this, &reg, keep, &held, &holding] {
-      holding = false;
-      if (held.empty()) return;
-      result_.stderr_bytes += held.size();
-      if (keep && reg.stderr_text.size() < kRegisterBytes) reg.stderr_text.append(held);
-      if (output_) output_(Stream::err, held);
-      held.clear();
-    };
-    ExecSink snk{[this, &reg, keep, &release](std::string_view d) {
-                   release();
-                   result_.stdout_bytes += d.size();
-                   if (keep && reg.stdout_text.size() < kRegisterBytes) reg.stdout_text.append(d);
-                   if (output_) output_(Stream::out, d);
-                 },
-                 [this, &reg, keep, &seen_err, &held, &holding, &release](std::string_view d) {
-                   if (seen_err.size() < 4096) seen_err.append(d);
-                   if (holding) {
-                     held.append(d);
-                     if (held.size() > 4096) release();
-                     return;
-                   }
-                   result_.stderr_bytes += d.size();
-                   if (keep && reg.stderr_text.size() < kRegisterBytes) reg.stderr_text.append(d);
-                   if (output_) output_(Stream::err, d);
-                 }};
-    auto ran = co_await session_->exec_async(std::move(req), std::move(snk));
+    const Lookup look = lookup_fn(scope);
+    std::string inner = remote_command(expand(s.command, look, Quoting::shell), scope, ctx);
+    std::string user = expand(s.user, look, Quoting::none);
+    auto flow = run_sudo(*session_, std::move(user), std::move(inner), settings_.sudo_password,
+                         ctx.timeout, sink(reg, keep));
+    auto ran = co_await std::move(flow);
     if (!ran) co_return std::unexpected(ran.error());
-    needs_tty = !ran->ok() && (seen_err.find("must have a tty") != std::string::npos ||
-                               seen_err.find("a terminal is required") != std::string::npos);
-    if (!needs_tty) release();
-    if (!needs_tty) {
-      StepEnd end = from_exec(*ran);
-      if (ran->prompts >= 2 ||
-          (!with_password && seen_err.find("a password is required") != std::string::npos)) {
-        end.ok = false;
-        end.exit_code.reset();
-        end.signal.reset();
-        end.why = with_password ? "sudo refused the password"
-                                : "sudo needs a password (give --sudo-password)";
-      }
-      co_return end;
-    }
-    ExecRequest tty;
-    tty.command = sudo_command(user, inner, with_password, true);
-    tty.pty = PtyOptions{};
-    tty.timeout = ctx.timeout;
-    tty.answer_prompt = ExecRequest::PromptAnswer{
-        kSudoPrompt, with_password ? *settings_.sudo_password + "\n" : ""};
-    reg = Registered{};
-    auto sink_tty = sink(reg, keep);
-    auto again = co_await session_->exec_async(std::move(tty), std::move(sink_tty));
-    if (!again) co_return std::unexpected(again.error());
-    StepEnd end = from_exec(*again);
-    if (again->prompts >= 2) {
-      end.ok = false;
-      end.exit_code.reset();
-      end.signal.reset();
-      end.why = "sudo refused the password";
-    } else if (!with_password && again->prompts >= 1) {
-      end.ok = false;
-      end.why = "sudo needs a password (give --sudo-password-env, --sudo-askpass or -K)";
+    StepEnd end = from_exec(ran->exec);
+    if (const std::string why = ran->why(); !why.empty()) {
+      end = StepEnd{false, {}, {}, why};
     }
     co_return end;
   }
@@ -476,15 +408,6 @@ std::string wrap_command(const std::string& expanded, const std::optional<std::s
                       expanded.back() != '&' && expanded.back() != ';';
   out += simple ? "{ " + expanded + "; }" : "{ " + expanded + "\n}";
   return out;
-}
-
-std::string sudo_command(const std::string& user, const std::string& inner, bool with_password,
-                         bool tty) {
-  const std::string as = fmt::format("-u {} -- sh -c {}", shell_quote(user), shell_quote(inner));
-  if (!with_password) return fmt::format("sudo -n {}", as);
-  if (tty) return fmt::format("sudo -p {} {}", shell_quote(kSudoPrompt), as);
-  return fmt::format("IFS= read -r herd_pw; printf '%s\\n' \"$herd_pw\" | sudo -S -p {} {}",
-                     shell_quote(kSudoPrompt), as);
 }
 
 Flow<Result<void>> run_task_on_host(const RunSettings& settings, const Task& task,

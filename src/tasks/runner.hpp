@@ -70,12 +70,4 @@ std::string wrap_command(const std::string& expanded, const std::optional<std::s
                          const std::vector<std::pair<std::string, std::string>>& env,
                          const std::vector<std::string>& prefix);
 
-/// The sudo command line for `user` around `inner` (a shell command): with a password on stdin
-/// (`with_password`), on a PTY (`tty`), or non-interactive (`sudo -n`).
-std::string sudo_command(const std::string& user, const std::string& inner, bool with_password,
-                         bool tty);
-
-/// The prompt herd gives sudo with -p, found and removed from the output.
-extern const char* const kSudoPrompt;
-
 }  // namespace herd::tasks

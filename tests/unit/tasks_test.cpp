@@ -6,8 +6,10 @@
 
 #include "tasks/dry_run.hpp"
 #include "tasks/expr.hpp"
+#include "tasks/sudo.hpp"
 #include "tasks/params.hpp"
 #include "tasks/runner.hpp"
+#include "tasks/sudo.hpp"
 #include "tasks/template.hpp"
 
 namespace {
