@@ -9,6 +9,7 @@
 #include "herd/nodeset.hpp"
 #include "herd/sftp.hpp"
 #include "herd/transfer.hpp"
+#include "tasks/files.hpp"
 #include "tasks/runner.hpp"
 #include "tasks/sudo.hpp"
 
@@ -23,12 +24,6 @@ std::string command_text(const std::string& command, const CommandOptions& o) {
   return tasks::wrap_command(command, cd, env, {});
 }
 
-/// The remote name of an upload: `remote`, or `remote` + the file's name when it ends in '/'.
-std::string remote_name(const std::filesystem::path& local, const std::string& remote) {
-  if (!remote.empty() && remote.back() == '/') return remote + local.filename().string();
-  return remote;
-}
-
 /// A transfer's report as a host's result (the first failed file's error names it).
 void settle(const TransferReport& report, HostResult& result) {
   result.stdout_bytes = report.bytes;
@@ -36,14 +31,10 @@ void settle(const TransferReport& report, HostResult& result) {
     result.status = status_for(*report.fatal);
     result.phase = report.fatal->phase;
     result.message = report.fatal->message;
-    return;
-  }
-  for (const auto& f : report.files) {
-    if (f.ok) continue;
+  } else if (std::string why = tasks::first_failure(report); !why.empty()) {
     result.status = HostStatus::failed;
     result.phase = Phase::transfer;
-    result.message = f.error ? f.error->message : f.path + ": failed";
-    return;
+    result.message = std::move(why);
   }
 }
 
@@ -132,25 +123,22 @@ Flow<Result<void>> exec_on(Session& session, std::string command,
 
 Flow<Result<void>> put_on(Session& session, std::shared_ptr<LocalSource> source, std::string remote,
                           HostResult& result) {
-  auto opened = co_await SftpClient::open_async(session);
-  if (!opened) co_return std::unexpected(opened.error());
-  std::vector<UploadItem> items;
-  items.push_back(UploadItem{std::move(source), std::move(remote)});
-  auto flow = upload(session, *opened, std::move(items), TransferSettings{});
+  std::vector<std::shared_ptr<LocalSource>> sources{std::move(source)};
+  auto flow = tasks::put_files(session, std::move(sources), std::move(remote));
   auto report = co_await std::move(flow);
-  settle(report, result);
+  if (!report) co_return std::unexpected(report.error());
+  settle(*report, result);
   co_return Result<void>{};
 }
 
 Flow<Result<void>> get_on(Session& session, std::string remote, std::filesystem::path local,
                           HostResult& result) {
-  auto opened = co_await SftpClient::open_async(session);
-  if (!opened) co_return std::unexpected(opened.error());
   std::vector<DownloadItem> items;
   items.push_back(DownloadItem{std::move(remote), std::move(local), std::nullopt});
-  auto flow = download(session, *opened, std::move(items), TransferSettings{});
+  auto flow = tasks::get_files(session, std::move(items));
   auto report = co_await std::move(flow);
-  settle(report, result);
+  if (!report) co_return std::unexpected(report.error());
+  settle(*report, result);
   co_return Result<void>{};
 }
 
@@ -271,7 +259,7 @@ GroupResult Group::put(const std::filesystem::path& local, const std::string& re
   }
   FleetJob job;
   std::shared_ptr<LocalSource> shared = *source;
-  const std::string dest = remote_name(local, remote);
+  const std::string dest = tasks::upload_name(local, remote, false);
   job.work = [shared, dest](std::size_t, Session& session, HostResult& result, const HostOutput&) {
     return put_on(session, shared, dest, result);
   };
@@ -281,13 +269,10 @@ GroupResult Group::put(const std::filesystem::path& local, const std::string& re
 GroupResult Group::get(const std::string& remote, const std::filesystem::path& local_dir) const {
   FleetJob job;
   const std::vector<std::string> hosts = hosts_;
-  const std::string name = std::filesystem::path(remote).filename().string();
-  job.work = [hosts, local_dir, remote, name](std::size_t index, Session& session,
-                                              HostResult& result, const HostOutput&) {
-    std::filesystem::path dir = local_dir / hosts[index];
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    return get_on(session, remote, dir / name, result);
+  job.work = [hosts, local_dir, remote](std::size_t index, Session& session, HostResult& result,
+                                        const HostOutput&) {
+    return get_on(session, remote,
+                  local_dir / hosts[index] / std::filesystem::path(remote).filename(), result);
   };
   return execute(std::move(job));
 }
@@ -342,7 +327,7 @@ Result<void> Connection::put(const std::filesystem::path& local, const std::stri
   if (!source) return std::unexpected(source.error());
   HostResult h;
   h.status = HostStatus::ok;
-  auto done = run_blocking(put_on(session_, *source, remote_name(local, remote), h));
+  auto done = run_blocking(put_on(session_, *source, tasks::upload_name(local, remote, false), h));
   if (!done) return done;
   if (h.status != HostStatus::ok)
     return std::unexpected(Error{Errc::file_error, Phase::transfer, host_, h.message});
@@ -354,8 +339,9 @@ Result<void> Connection::get(const std::string& remote, const std::filesystem::p
   h.status = HostStatus::ok;
   auto done = run_blocking(get_on(session_, remote, local, h));
   if (!done) return done;
-  if (h.status != HostStatus::ok)
+  if (h.status != HostStatus::ok) {
     return std::unexpected(Error{Errc::file_error, Phase::transfer, host_, h.message});
+  }
   return {};
 }
 

@@ -8,6 +8,7 @@
 
 #include "herd/shell_quote.hpp"
 #include "tasks/expr.hpp"
+#include "tasks/files.hpp"
 #include "tasks/local_command.hpp"
 #include "tasks/params.hpp"
 #include "tasks/sudo.hpp"
@@ -336,13 +337,12 @@ class HostRun {
         co_return StepEnd{};
       }
       case StepKind::put:
-      case StepKind::get:
+      case StepKind::get: {
+        auto r = co_await transfer(s, scope, ctx);
+        co_return r;
+      }
       case StepKind::sync:
-        co_return StepEnd{
-            false,
-            {},
-            {},
-            fmt::format("{} steps are not supported yet; use run or local", to_string(s.kind))};
+        co_return StepEnd{false, {}, {}, "sync steps are not supported yet (use herd sync)"};
       case StepKind::block: break;
     }
     co_return StepEnd{};
@@ -363,6 +363,55 @@ class HostRun {
       end = StepEnd{false, {}, {}, why};
     }
     co_return end;
+  }
+
+  /// A remote path: relative ones are taken in the context's cd.
+  std::string remote_path(std::string path, const Scope& scope, const Context& ctx) const {
+    if (!ctx.cd || path.empty() || path.front() == '/' || path.front() == '~') return path;
+    return expand(*ctx.cd, lookup_fn(scope), Quoting::none) + "/" + path;
+  }
+
+  /// put: local files (relative to the task file) to a remote path; get: remote files into
+  /// DEST/HOST/NAME here.
+  Flow<Result<StepEnd>> transfer(const Step& s, const Scope& scope, const Context& ctx) {
+    if (session_ == nullptr)
+      co_return StepEnd{false, {}, {}, "a file step in a task without hosts"};
+    if (s.transfer.recursive) {
+      co_return StepEnd{
+          false, {}, {}, "recursive file steps are not supported yet (use herd put -r)"};
+    }
+    const Lookup look = lookup_fn(scope);
+    const std::string dest = expand(s.transfer.dest, look, Quoting::none);
+    Result<TransferReport> report = TransferReport{};
+    if (s.kind == StepKind::put) {
+      std::vector<std::shared_ptr<LocalSource>> sources;
+      for (const auto& src : s.transfer.sources) {
+        std::filesystem::path p(expand(src, look, Quoting::none));
+        if (p.is_relative() && settings_.file != nullptr)
+          p = settings_.file->path.parent_path() / p;
+        auto opened = LocalSource::open(p, Checksum::sha256);
+        if (!opened) co_return StepEnd{false, {}, {}, opened.error().message};
+        sources.push_back(std::move(*opened));
+      }
+      auto flow = put_files(*session_, std::move(sources), remote_path(dest, scope, ctx));
+      report = co_await std::move(flow);
+    } else {
+      std::vector<DownloadItem> items;
+      for (const auto& src : s.transfer.sources) {
+        std::string remote = remote_path(expand(src, look, Quoting::none), scope, ctx);
+        std::filesystem::path local =
+            std::filesystem::path(dest) / facts_.name / std::filesystem::path(remote).filename();
+        items.push_back(DownloadItem{std::move(remote), std::move(local), std::nullopt});
+      }
+      auto flow = get_files(*session_, std::move(items));
+      report = co_await std::move(flow);
+    }
+    if (!report) co_return StepEnd{false, {}, {}, report.error().message};
+    result_.stdout_bytes += report->bytes;
+    if (report->fatal) co_return std::unexpected(*report->fatal);
+    if (std::string why = first_failure(*report); !why.empty())
+      co_return StepEnd{false, {}, {}, why};
+    co_return StepEnd{};
   }
 
   std::expected<std::string, std::string> read_script(const std::string& path) const {

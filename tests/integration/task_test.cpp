@@ -197,6 +197,36 @@ TEST(Task, ThreeTaskDeployWithParametersContextAndRegisteredWhen) {
             "          env (string) default prod one of prod|staging\n");
 }
 
+TEST(Task, PutAndGetStepsMoveVerifiedFiles) {
+  fs::path dir = Lab::get().temp_dir("files");
+  fs::path base = remote_dir("files");
+  fs::path back = Lab::get().temp_dir("files-back");
+  write(dir / "app.conf", "setting = 1\n");
+  write(dir / "herdfile.yaml",
+        "tasks:\n  ship:\n    hosts: 'web[01-02]'\n    steps:\n"
+        "      - run: mkdir -p " +
+            base.string() +
+            "/{{ host.name }}\n"
+            "      - cd: " +
+            base.string() +
+            "/{{ host.name }}\n"
+            "        steps:\n"
+            "          - put: {src: app.conf, dest: ./}\n"
+            "          - run: cp app.conf copy-of-{{ host.name }}.conf\n"
+            "          - get: {src: 'copy-of-{{ host.name }}.conf', dest: '" +
+            back.string() +
+            "'}\n"
+            "      - put: {src: missing.conf, dest: /tmp/}\n"
+            "        warn_only: true\n");
+  auto r = task(dir, {"ship"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* h : {"web01", "web02"}) {
+    EXPECT_EQ(read(base / h / "app.conf"), "setting = 1\n") << h;
+    EXPECT_EQ(read(back / h / (std::string("copy-of-") + h + ".conf")), "setting = 1\n") << h;
+  }
+  EXPECT_NE(r.err.find("missing.conf"), std::string::npos) << r.err;  // warned, went on
+}
+
 TEST(Task, DryRunPrintsEachHostsCommandsAndConnectsToNothing) {
   fs::path dir = Lab::get().temp_dir("dry");
   write(dir / "herdfile.yaml", kGreet);
