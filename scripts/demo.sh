@@ -35,6 +35,28 @@ step "$herd" get -F "$cfg" 'web[01-03]' "$rhome/release.bin" "$dir/collected"
 step "$herd" sync -F "$cfg" 'web[01-02]' "$dir/site" "$rhome/site"
 echo 'h1{color:red}' >"$dir/site/css/a.css"
 step "$herd" sync -F "$cfg" --dry-run 'web[01-02]' "$dir/site" "$rhome/site"
+# Tasks: a herdfile with parameters, a cd block, a registered value and a when:, 2 hosts a batch.
+cat >"$dir/herdfile.yaml" <<EOF
+tasks:
+  deploy:
+    description: switch every host to a version, 2 hosts at a time
+    hosts: 'web[01-06]'
+    serial: 2
+    params:
+      version: {required: true}
+    steps:
+      - run: mkdir -p $rhome/app/{{ host.name }}/releases/{{ version }}
+      - cd: $rhome/app/{{ host.name }}
+        steps:
+          - run: printf '%s\n' {{ version }} > releases/{{ version }}/VERSION && ln -sfn releases/{{ version }} current
+          - run: cat current/VERSION
+            register: live
+          - run: echo "{{ host.name }} now runs {{ live.stdout }}"
+            when: live.stdout == version
+EOF
+step "$herd" task -f "$dir/herdfile.yaml" --list
+step "$herd" task -f "$dir/herdfile.yaml" -H web01 deploy version='1.2 $(rm -rf /)' --dry-run
+step "$herd" task -f "$dir/herdfile.yaml" -F "$cfg" deploy:version=1.2.3
 step "$herd" jobs
 echo
 echo "==> a changed host key is refused (server 1 restarted with new keys):"
