@@ -56,18 +56,23 @@ class Collector : public EngineObserver {
   const OutputCallback& cb_;
 };
 
+/// Output to the engine's HostOutput, counted on the host's result.
+ExecSink counting_sink(HostResult& result, const HostOutput& output) {
+  return ExecSink{[&output, &result](std::string_view d) {
+                    result.stdout_bytes += d.size();
+                    output(Stream::out, d);
+                  },
+                  [&output, &result](std::string_view d) {
+                    result.stderr_bytes += d.size();
+                    output(Stream::err, d);
+                  }};
+}
+
 Flow<Result<void>> sudo_on(Session& session, std::string user, std::string inner,
                            std::optional<std::string> password,
                            std::optional<std::chrono::milliseconds> timeout, HostResult& result,
                            const HostOutput& output) {
-  ExecSink sink{[&output, &result](std::string_view d) {
-                  result.stdout_bytes += d.size();
-                  output(Stream::out, d);
-                },
-                [&output, &result](std::string_view d) {
-                  result.stderr_bytes += d.size();
-                  output(Stream::err, d);
-                }};
+  ExecSink sink = counting_sink(result, output);
   auto flow = tasks::run_sudo(session, std::move(user), std::move(inner), std::move(password),
                               timeout, std::move(sink));
   auto ran = co_await std::move(flow);
@@ -99,14 +104,7 @@ Flow<Result<void>> exec_on(Session& session, std::string command,
   req.command = std::move(command);
   req.timeout = timeout;
   if (pty) req.pty = PtyOptions{};
-  ExecSink sink{[&output, &result](std::string_view d) {
-                  result.stdout_bytes += d.size();
-                  output(Stream::out, d);
-                },
-                [&output, &result](std::string_view d) {
-                  result.stderr_bytes += d.size();
-                  output(Stream::err, d);
-                }};
+  ExecSink sink = counting_sink(result, output);
   auto ran = co_await session.exec_async(std::move(req), std::move(sink));
   if (!ran) co_return std::unexpected(ran.error());
   result.exit_code = ran->exit_status;

@@ -329,6 +329,7 @@ void JsonPrinter::on_host_finished(std::size_t index, const HostResult& r) {
   if (r.exit_code) j["exit_code"] = *r.exit_code;
   if (r.signal) j["signal"] = *r.signal;
   if (r.phase) j["phase"] = to_string(*r.phase);
+  if (!r.step.empty()) j["step"] = r.step;
   write_(STDOUT_FILENO, json_line(j));
 }
 

@@ -160,12 +160,12 @@ int execute_tasks(const RunOptions& o, const tasks::TaskFile& file,
       // A rerun host whose resume point lies in a later task passes this one over.
       auto r = resume.find(h);
       if (r != resume.end() && r->second.task != p.task->name) {
-        bool later = false;
+        bool resumed_earlier = false;  // its resume task comes before this one: run this one
         for (const auto& q : plan) {
           if (&q == &p) break;
-          if (q.task->name == r->second.task) later = true;
+          if (q.task->name == r->second.task) resumed_earlier = true;
         }
-        if (!later) {
+        if (!resumed_earlier) {
           if (hosts[pos].tasks_left > 0) --hosts[pos].tasks_left;
           continue;
         }

@@ -27,6 +27,10 @@ int on_channel_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_s
 
 ChannelState::~ChannelState() {
   if (ch != nullptr) {
+    // libssh keeps a freed channel that the peer has not closed yet and still runs its
+    // callbacks for packets that arrive later (an SFTP server's exit-status after our close):
+    // they must not reach this object once it is gone.
+    ssh_remove_channel_callbacks(ch, &callbacks);
     if (ssh_channel_is_open(ch) != 0) ssh_channel_close(ch);
     ssh_channel_free(ch);
   }

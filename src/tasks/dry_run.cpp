@@ -46,12 +46,7 @@ class Printer {
       auto dot = name.find('.');
       const std::string head = name.substr(0, dot);
       const std::string rest = dot == std::string::npos ? std::string() : name.substr(dot + 1);
-      if (head == "host") {
-        if (rest == "name") return Value(facts_.name);
-        auto it = facts_.vars.find(rest);
-        if (it == facts_.vars.end()) return std::nullopt;
-        return Value(it->second);
-      }
+      if (head == "host") return host_field(facts_, rest);
       // A registered result is known only when the steps run: shown by name.
       if (scope.registered.count(head) != 0) return Value("<" + name + ">");
       if (auto it = scope.params.find(head); it != scope.params.end() && rest.empty()) {
@@ -63,14 +58,7 @@ class Printer {
 
   std::string command(const std::string& text, const Scope& scope, const Context& ctx) const {
     const Lookup look = lookup(scope);
-    std::optional<std::string> cd;
-    if (ctx.cd) cd = expand(*ctx.cd, look, Quoting::none);
-    std::vector<std::pair<std::string, std::string>> env;
-    for (const auto& kv : ctx.env)
-      env.emplace_back(kv.first, expand(kv.second, look, Quoting::none));
-    std::vector<std::string> prefix;
-    for (const auto& p : ctx.prefix) prefix.push_back(expand(p, look, Quoting::shell));
-    return wrap_command(expand(text, look, Quoting::shell), cd, env, prefix);
+    return command_in_context(expand(text, look, Quoting::shell), ctx, look);
   }
 
   void steps(const std::vector<Step>& list, Scope& scope, const Context& outer,

@@ -112,12 +112,7 @@ class HostRun {
     auto dot = name.find('.');
     const std::string head = name.substr(0, dot);
     const std::string rest = dot == std::string::npos ? std::string() : name.substr(dot + 1);
-    if (head == "host") {
-      if (rest == "name") return Value(facts_.name);
-      auto it = facts_.vars.find(rest);
-      if (it == facts_.vars.end()) return std::nullopt;
-      return Value(it->second);
-    }
+    if (head == "host") return host_field(facts_, rest);
     if (auto it = scope.registered.find(head); it != scope.registered.end()) {
       const Registered& r = it->second;
       if (rest.empty() || rest == "stdout") return Value(chomp(r.stdout_text));
@@ -253,15 +248,7 @@ class HostRun {
 
   std::string remote_command(const std::string& command, const Scope& scope,
                              const Context& ctx) const {
-    const Lookup look = lookup_fn(scope);
-    std::optional<std::string> cd;
-    if (ctx.cd) cd = expand(*ctx.cd, look, Quoting::none);
-    std::vector<std::pair<std::string, std::string>> env;
-    for (const auto& kv : ctx.env)
-      env.emplace_back(kv.first, expand(kv.second, look, Quoting::none));
-    std::vector<std::string> prefix;
-    for (const auto& p : ctx.prefix) prefix.push_back(expand(p, look, Quoting::shell));
-    return wrap_command(command, cd, env, prefix);
+    return command_in_context(command, ctx, lookup_fn(scope));
   }
 
   Flow<Result<StepEnd>> exec(ExecRequest req, Registered& reg, bool keep) {
@@ -436,6 +423,26 @@ class HostRun {
 };
 
 }  // namespace
+
+std::optional<Value> host_field(const HostFacts& facts, const std::string& field) {
+  if (field == "name") return Value(facts.name);
+  auto it = facts.vars.find(field);
+  if (it == facts.vars.end()) return std::nullopt;
+  return Value(it->second);
+}
+
+std::string command_in_context(
+    const std::string& expanded, const Context& ctx,
+    const std::function<std::optional<Value>(const std::string&)>& lookup) {
+  std::optional<std::string> cd;
+  if (ctx.cd) cd = expand(*ctx.cd, lookup, Quoting::none);
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& kv : ctx.env)
+    env.emplace_back(kv.first, expand(kv.second, lookup, Quoting::none));
+  std::vector<std::string> prefix;
+  for (const auto& p : ctx.prefix) prefix.push_back(expand(p, lookup, Quoting::shell));
+  return wrap_command(expanded, cd, env, prefix);
+}
 
 std::string step_label(const Task& task, const Step& step) {
   return fmt::format("{}/{} {}", task.name, step.id, step.name);

@@ -61,6 +61,15 @@ Flow<Result<void>> run_task_on_host(const RunSettings& settings, const Task& tas
                                     const HostFacts& facts, Session* session, HostResult& result,
                                     const HostOutput& output, std::optional<ResumePoint> resume);
 
+/// `host.name` or `host.VAR` of `facts` (`field` is what follows "host."); nullopt if unknown.
+std::optional<Value> host_field(const HostFacts& facts, const std::string& field);
+
+/// `expanded` (a command already expanded) with `ctx` applied, the context's templates
+/// expanded through `lookup` (see wrap_command).
+std::string command_in_context(
+    const std::string& expanded, const Context& ctx,
+    const std::function<std::optional<Value>(const std::string&)>& lookup);
+
 /// The step's text as `--dry-run` shows it and the history names it: "TASK/ID NAME".
 std::string step_label(const Task& task, const Step& step);
 

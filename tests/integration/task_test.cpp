@@ -319,13 +319,16 @@ TEST(Task, SudoWithAPasswordOnStdinAndAtAPtyPromptNeverShowsIt) {
   EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
   // The stdout of the --json output events, joined (chunks split anywhere on a PTY).
   std::string stdout_text;
+  std::string last_step;
   std::istringstream events(r.out);
   for (std::string line; std::getline(events, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_object() && j.value("event", "") == "output" && j.value("stream", "") == "stdout") {
       stdout_text += j.value("data", "");
     }
+    if (j.is_object() && j.value("event", "") == "host_finished") last_step = j.value("step", "");
   }
+  EXPECT_EQ(last_step, "whoami/3 sudo: printf '%s\\n' \"$HERD_X\"");  // the step it ended in
   EXPECT_NE(stdout_text.find("root\n"), std::string::npos) << r.out;
   // Running as the key user requires a TTY there: the step ran again on a PTY.
   EXPECT_NE(stdout_text.find(lab.env("HERD_LAB_USER") + "\r\non-a-tty\r\n"), std::string::npos)
