@@ -102,13 +102,18 @@ class Printer {
         case StepKind::put:
         case StepKind::get:
         case StepKind::sync: {
+          const TransferSpec& t = s.transfer;
+          std::string flags;
+          if (t.recursive) flags += "-r ";
+          if (t.preserve) flags += "-p ";
+          if (t.remove_extra) flags += "--delete ";
+          if (t.compare_checksum) flags += "--compare-checksum ";
+          for (const auto& g : t.exclude) flags += "--exclude " + shell_quote(g) + " ";
           std::string sources;
-          for (const auto& src : s.transfer.sources)
-            sources += expand(src, look, Quoting::none) + " ";
-          out += indent(
-              fmt::format("{} {}{}-> {}", to_string(s.kind), s.transfer.recursive ? "-r " : "",
-                          sources, expand(s.transfer.dest, look, Quoting::none)),
-              body_pad);
+          for (const auto& src : t.sources) sources += expand(src, look, Quoting::none) + " ";
+          out += indent(fmt::format("{} {}{}-> {}", to_string(s.kind), flags, sources,
+                                    expand(t.dest, look, Quoting::none)),
+                        body_pad);
           break;
         }
         case StepKind::call: {

@@ -6,9 +6,9 @@
 #include <iterator>
 #include <sstream>
 
+#include "files/file_commands.hpp"
 #include "herd/shell_quote.hpp"
 #include "tasks/expr.hpp"
-#include "tasks/files.hpp"
 #include "tasks/local_command.hpp"
 #include "tasks/params.hpp"
 #include "tasks/sudo.hpp"
@@ -49,6 +49,19 @@ std::vector<int> id_path(const std::string& id) {
   std::string part;
   while (std::getline(in, part, '.')) out.push_back(std::atoi(part.c_str()));
   return out;
+}
+
+/// True for a failure that leaves the session unusable (lost, timed out, cancelled); a file
+/// that could not be read, written or verified fails only its step.
+bool ends_the_host(const Error& e) {
+  switch (e.code) {
+    case Errc::file_error:
+    case Errc::verify_failed:
+    case Errc::local_io:
+    case Errc::bad_config:
+    case Errc::unsupported: return false;
+    default: return true;
+  }
 }
 
 /// How a step ended.
@@ -324,12 +337,11 @@ class HostRun {
         co_return StepEnd{};
       }
       case StepKind::put:
-      case StepKind::get: {
+      case StepKind::get:
+      case StepKind::sync: {
         auto r = co_await transfer(s, scope, ctx);
         co_return r;
       }
-      case StepKind::sync:
-        co_return StepEnd{false, {}, {}, "sync steps are not supported yet (use herd sync)"};
       case StepKind::block: break;
     }
     co_return StepEnd{};
@@ -358,46 +370,71 @@ class HostRun {
     return expand(*ctx.cd, lookup_fn(scope), Quoting::none) + "/" + path;
   }
 
-  /// put: local files (relative to the task file) to a remote path; get: remote files into
-  /// DEST/HOST/NAME here.
+  /// A local path of a file step: relative ones are taken beside the task file.
+  std::string local_path(std::string path) const {
+    std::filesystem::path p(path);
+    if (p.is_relative() && settings_.file != nullptr) p = settings_.file->path.parent_path() / p;
+    return p.string();
+  }
+
+  /// put / get / sync, as the file commands do them (files/file_commands.hpp): put sends local
+  /// files (relative to the task file) to a remote path, get brings remote files into
+  /// DEST/HOST/, sync makes a remote directory match a local one. A failed file fails the step;
+  /// a lost connection ends the host.
   Flow<Result<StepEnd>> transfer(const Step& s, const Scope& scope, const Context& ctx) {
     if (session_ == nullptr)
       co_return StepEnd{false, {}, {}, "a file step in a task without hosts"};
-    if (s.transfer.recursive) {
-      co_return StepEnd{
-          false, {}, {}, "recursive file steps are not supported yet (use herd put -r)"};
-    }
     const Lookup look = lookup_fn(scope);
-    const std::string dest = expand(s.transfer.dest, look, Quoting::none);
-    Result<TransferReport> report = TransferReport{};
-    if (s.kind == StepKind::put) {
-      std::vector<std::shared_ptr<LocalSource>> sources;
-      for (const auto& src : s.transfer.sources) {
-        std::filesystem::path p(expand(src, look, Quoting::none));
-        if (p.is_relative() && settings_.file != nullptr)
-          p = settings_.file->path.parent_path() / p;
-        auto opened = LocalSource::open(p, Checksum::sha256);
-        if (!opened) co_return StepEnd{false, {}, {}, opened.error().message};
-        sources.push_back(std::move(*opened));
-      }
-      auto flow = put_files(*session_, std::move(sources), remote_path(dest, scope, ctx));
-      report = co_await std::move(flow);
-    } else {
-      std::vector<DownloadItem> items;
-      for (const auto& src : s.transfer.sources) {
-        std::string remote = remote_path(expand(src, look, Quoting::none), scope, ctx);
-        std::filesystem::path local =
-            std::filesystem::path(dest) / facts_.name / std::filesystem::path(remote).filename();
-        items.push_back(DownloadItem{std::move(remote), std::move(local), std::nullopt});
-      }
-      auto flow = get_files(*session_, std::move(items));
-      report = co_await std::move(flow);
+    const TransferSpec& spec = s.transfer;
+    files::FileOptions options;
+    options.recursive = spec.recursive;
+    options.exclude = spec.exclude;
+    options.compare_checksum = spec.compare_checksum;
+    options.remove_extra = spec.remove_extra;
+    TransferSettings settings;
+    settings.preserve = spec.preserve;
+    const std::string dest = expand(spec.dest, look, Quoting::none);
+    std::vector<std::string> sources;
+    for (const auto& src : spec.sources) {
+      std::string path = expand(src, look, Quoting::none);
+      sources.push_back(s.kind == StepKind::get ? remote_path(std::move(path), scope, ctx)
+                                                : local_path(std::move(path)));
     }
-    if (!report) co_return StepEnd{false, {}, {}, report.error().message};
-    result_.stdout_bytes += report->bytes;
-    if (report->fatal) co_return std::unexpected(*report->fatal);
-    if (std::string why = first_failure(*report); !why.empty())
-      co_return StepEnd{false, {}, {}, why};
+    HostResult done;  // the step's own result: the host's is the task's
+    Result<void> ran;
+    if (s.kind == StepKind::get) {
+      auto flow = files::get_host(options, std::move(sources), local_path(dest), facts_.name,
+                                  std::move(settings), *session_, done, output_);
+      ran = co_await std::move(flow);
+    } else {
+      Result<files::PutPlan> plan = files::PutPlan{};
+      if (s.kind == StepKind::put) {
+        plan = files::plan_put(options, settings.checksum, sources, dest);
+      } else if (std::filesystem::is_directory(sources.front())) {
+        plan->dest_is_dir = true;
+        auto added = files::add_local_tree(options, sources.front(), "", settings.checksum, *plan);
+        if (!added) plan = std::unexpected(added.error());
+      } else {
+        co_return StepEnd{false, {}, {}, fmt::format("{}: not a directory", sources.front())};
+      }
+      if (!plan) co_return StepEnd{false, {}, {}, plan.error().message};
+      const std::string remote = remote_path(dest, scope, ctx);
+      if (s.kind == StepKind::put) {
+        auto flow = files::put_host(*plan, nullptr, remote, std::move(settings), *session_, done,
+                                    output_);
+        ran = co_await std::move(flow);
+      } else {
+        auto flow =
+            files::sync_host(options, *plan, remote, std::move(settings), *session_, done, output_);
+        ran = co_await std::move(flow);
+      }
+    }
+    result_.stdout_bytes += done.stdout_bytes;
+    if (!ran) {
+      if (ends_the_host(ran.error())) co_return std::unexpected(ran.error());
+      co_return StepEnd{false, {}, {}, ran.error().message};
+    }
+    if (done.status == HostStatus::failed) co_return StepEnd{false, {}, {}, done.message};
     co_return StepEnd{};
   }
 

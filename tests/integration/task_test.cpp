@@ -227,6 +227,61 @@ TEST(Task, PutAndGetStepsMoveVerifiedFiles) {
   EXPECT_NE(r.err.find("missing.conf"), std::string::npos) << r.err;  // warned, went on
 }
 
+TEST(Task, TreeStepsCopyDirectoriesAndSyncSendsOnlyWhatChanged) {
+  fs::path dir = Lab::get().temp_dir("trees");
+  fs::path base = remote_dir("trees");
+  fs::path back = Lab::get().temp_dir("trees-back");
+  fs::create_directories(dir / "site" / "css");
+  write(dir / "site" / "index.html", "<h1>v1</h1>\n");
+  write(dir / "site" / "css" / "a.css", "h1 {}\n");
+  write(dir / "site" / "notes.tmp", "left out\n");
+  for (const char* h : {"web01", "web02"}) {
+    fs::create_directories(base / h / "live");
+    write(base / h / "live" / "stale.html", "old\n");
+  }
+  if (Lab::get().is_root()) {
+    EXPECT_EQ(run_shell("chown -R " + shell_quote(Lab::get().user()) + " " +
+                        shell_quote(base.string()))
+                  .exit_code,
+              0);
+  }
+  write(dir / "herdfile.yaml",
+        "tasks:\n  ship:\n    hosts: 'web[01-02]'\n    steps:\n"
+        "      - put: {src: site, dest: '" + base.string() + "/{{ host.name }}/copy', "
+        "recursive: true, exclude: ['*.tmp']}\n"
+        "      - get: {src: '" + base.string() + "/{{ host.name }}/copy', dest: '" +
+            back.string() + "', recursive: true}\n"
+        "      - sync: {src: site, dest: '" + base.string() + "/{{ host.name }}/live', "
+        "delete: true, exclude: ['*.tmp']}\n");
+  auto r = task(dir, {"ship"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* h : {"web01", "web02"}) {
+    EXPECT_EQ(read(base / h / "copy" / "site" / "css" / "a.css"), "h1 {}\n") << h;
+    EXPECT_FALSE(fs::exists(base / h / "copy" / "site" / "notes.tmp")) << h;
+    EXPECT_EQ(read(back / h / "copy" / "site" / "index.html"), "<h1>v1</h1>\n") << h;
+    EXPECT_EQ(read(base / h / "live" / "index.html"), "<h1>v1</h1>\n") << h;
+    EXPECT_FALSE(fs::exists(base / h / "live" / "stale.html")) << h;  // --delete
+  }
+  EXPECT_NE(r.out.find("synced: 2 sent"), std::string::npos) << r.out;
+
+  // Again, one file changed: sync sends that one only.
+  write(dir / "site" / "index.html", "<h1>version 2</h1>\n");  // size differs
+  r = task(dir, {"ship"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read(base / "web02" / "live" / "index.html"), "<h1>version 2</h1>\n");
+  EXPECT_NE(r.out.find("synced: 1 sent"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 unchanged"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("synced: 2 sent"), std::string::npos) << r.out;
+
+  // A directory without recursive: that step fails, clearly.
+  write(dir / "herdfile.yaml",
+        "tasks:\n  ship:\n    hosts: web01\n    steps:\n"
+        "      - put: {src: site, dest: /tmp/}\n");
+  r = task(dir, {"ship"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("site: is a directory"), std::string::npos) << r.out << r.err;
+}
+
 TEST(Task, DryRunPrintsEachHostsCommandsAndConnectsToNothing) {
   fs::path dir = Lab::get().temp_dir("dry");
   write(dir / "herdfile.yaml", kGreet);

@@ -18,14 +18,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/pull.hpp"
-#include "cli/transfer_common.hpp"
+#include "files/file_commands.hpp"
 #include "herd/manifest.hpp"
 
-namespace herd::cli {
+namespace herd::files {
 namespace {
-
-using namespace xfer;  // NOLINT: the shared transfer helpers
 
 namespace fs = std::filesystem;
 
@@ -72,9 +69,8 @@ Result<void> write_atomically(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-Flow<Result<void>> pull_host(const TransferCliOptions& o, std::string manifest_name,
-                             std::string local, std::string remote_dir, std::string host,
-                             TransferSettings settings, bool dry_run, bool remove_extra,
+Flow<Result<void>> pull_host(const FileOptions& o, std::string manifest_name, std::string local,
+                             std::string remote_dir, std::string host, TransferSettings settings,
                              Session& session, HostResult& result, const HostOutput& output) {
   auto sftp = co_await SftpClient::open_async(session);
   if (!sftp) co_return std::unexpected(sftp.error());
@@ -108,7 +104,7 @@ Flow<Result<void>> pull_host(const TransferCliOptions& o, std::string manifest_n
   std::vector<std::string> wanted;  // manifest paths being fetched, in item order
   std::size_t unchanged = 0;
   for (const auto& [path, token] : manifest->entries) {
-    if (excluded(o, path)) continue;
+    if (excluded(o.exclude, path)) continue;
     auto was = state.entries.find(path);
     const bool have = fs::exists(root / path);
     if (was != state.entries.end() && was->second == token && have) {
@@ -119,12 +115,12 @@ Flow<Result<void>> pull_host(const TransferCliOptions& o, std::string manifest_n
     wanted.push_back(path);
   }
   std::vector<std::string> gone;
-  if (remove_extra) {
+  if (o.remove_extra) {
     for (const auto& [path, token] : state.entries) {
       if (manifest->entries.count(path) == 0) gone.push_back(path);
     }
   }
-  if (dry_run) {
+  if (o.dry_run) {
     std::string lines;
     for (const auto& p : wanted) lines += fmt::format("+ {}\n", (root / p).string());
     for (const auto& p : gone) lines += fmt::format("- {}\n", (root / p).string());
@@ -189,4 +185,4 @@ Flow<Result<void>> pull_host(const TransferCliOptions& o, std::string manifest_n
   co_return Result<void>{};
 }
 
-}  // namespace herd::cli
+}  // namespace herd::files
