@@ -139,4 +139,13 @@ class Engine {
 /// The HostStatus a failed connect/exec Error maps to.
 HostStatus status_for(const Error& error);
 
+/// Record a finished command on `result` as `herd run` reports it: the exit code or signal, and
+/// the status with a one-line message (ok; failed, "exit status 3" or "killed by signal KILL";
+/// timed_out; cancelled; error when the command ended without a status).
+void apply_exec_result(const ExecResult& e, HostResult& result);
+
+/// A sink that hands a command's output to `output`, counting the bytes on `result` (as they
+/// arrive: a connection lost mid-command has no ExecResult, but its output was seen).
+ExecSink counting_sink(HostResult& result, const HostOutput& output);
+
 }  // namespace herd

@@ -56,18 +56,6 @@ class Collector : public EngineObserver {
   const OutputCallback& cb_;
 };
 
-/// Output to the engine's HostOutput, counted on the host's result.
-ExecSink counting_sink(HostResult& result, const HostOutput& output) {
-  return ExecSink{[&output, &result](std::string_view d) {
-                    result.stdout_bytes += d.size();
-                    output(Stream::out, d);
-                  },
-                  [&output, &result](std::string_view d) {
-                    result.stderr_bytes += d.size();
-                    output(Stream::err, d);
-                  }};
-}
-
 Flow<Result<void>> sudo_on(Session& session, std::string user, std::string inner,
                            std::optional<std::string> password,
                            std::optional<std::chrono::milliseconds> timeout, HostResult& result,
@@ -77,21 +65,12 @@ Flow<Result<void>> sudo_on(Session& session, std::string user, std::string inner
                               timeout, std::move(sink));
   auto ran = co_await std::move(flow);
   if (!ran) co_return std::unexpected(ran.error());
-  const ExecResult& e = ran->exec;
-  result.exit_code = e.exit_status;
-  result.signal = e.exit_signal;
   if (const std::string why = ran->why(); !why.empty()) {
     result.status = HostStatus::failed;
-    result.exit_code.reset();
-    result.signal.reset();
     result.phase = Phase::command;
     result.message = why;
-  } else if (!e.ok()) {
-    result.status = e.timed_out ? HostStatus::timed_out : HostStatus::failed;
-    result.phase = Phase::command;
-    result.message = e.timed_out     ? "command timed out and was ended"
-                     : e.exit_signal ? fmt::format("killed by signal {}", *e.exit_signal)
-                                     : fmt::format("exit {}", e.exit_status.value_or(-1));
+  } else {
+    apply_exec_result(ran->exec, result);
   }
   co_return Result<void>{};
 }
@@ -107,15 +86,7 @@ Flow<Result<void>> exec_on(Session& session, std::string command,
   ExecSink sink = counting_sink(result, output);
   auto ran = co_await session.exec_async(std::move(req), std::move(sink));
   if (!ran) co_return std::unexpected(ran.error());
-  result.exit_code = ran->exit_status;
-  result.signal = ran->exit_signal;
-  if (!ran->ok()) {
-    result.status = ran->timed_out ? HostStatus::timed_out : HostStatus::failed;
-    result.phase = Phase::command;
-    result.message = ran->timed_out     ? "command timed out and was ended"
-                     : ran->exit_signal ? fmt::format("killed by signal {}", *ran->exit_signal)
-                                        : fmt::format("exit {}", ran->exit_status.value_or(-1));
-  }
+  apply_exec_result(*ran, result);
   co_return Result<void>{};
 }
 
@@ -290,17 +261,13 @@ Result<CommandResult> Connection::run(const std::string& command, const CommandO
                 [&r](std::string_view d) { r.stderr_text.append(d); }};
   auto ran = session_.exec(req, sink);
   if (!ran) return std::unexpected(ran.error());
-  r.exit_code = ran->exit_status;
-  r.signal = ran->exit_signal;
-  r.status = ran->ok()        ? HostStatus::ok
-             : ran->timed_out ? HostStatus::timed_out
-                              : HostStatus::failed;
-  if (!ran->ok()) {
-    r.message = ran->timed_out     ? "command timed out and was ended"
-                : ran->exit_signal ? fmt::format("killed by signal {}", *ran->exit_signal)
-                                   : fmt::format("exit {}", ran->exit_status.value_or(-1));
-  }
-  return r;
+  HostResult h;
+  h.host = host_;
+  apply_exec_result(*ran, h);
+  CommandResult c = from_host(h);
+  c.stdout_text = std::move(r.stdout_text);
+  c.stderr_text = std::move(r.stderr_text);
+  return c;
 }
 
 Result<CommandResult> Connection::sudo(const std::string& command, const CommandOptions& options) {

@@ -42,48 +42,14 @@ Flow<HostResult> run_host(std::size_t index, HostTarget target, ExecRequest requ
     if (!done) set_failure(r, done.error());
     co_return r;
   }
-  // Counted here, not taken from the ExecResult: a connection lost mid-command has no result,
-  // but the output it delivered was seen and must be counted.
-  ExecSink sink{[&output, &r](std::string_view d) {
-                  r.stdout_bytes += d.size();
-                  output(Stream::out, d);
-                },
-                [&output, &r](std::string_view d) {
-                  r.stderr_bytes += d.size();
-                  output(Stream::err, d);
-                }};
+  ExecSink sink = counting_sink(r, output);  // named: GCC 12 and temporaries in co_await
   auto ran = co_await session->exec_async(std::move(request), std::move(sink));
   r.total_time = since(started);
   if (!ran) {
     set_failure(r, ran.error());
     co_return r;
   }
-  const ExecResult& e = *ran;
-  r.exit_code = e.exit_status;
-  r.signal = e.exit_signal;
-  if (e.cancelled) {
-    r.status = HostStatus::cancelled;
-    r.phase = Phase::command;
-    r.message = "cancelled; the command was signalled";
-  } else if (e.timed_out) {
-    r.status = HostStatus::timed_out;
-    r.phase = Phase::command;
-    r.message = fmt::format("command timed out after {:.1f} s and was ended",
-                            static_cast<double>(e.duration.count()) / 1000.0);
-  } else if (e.exit_signal) {
-    r.status = HostStatus::failed;
-    r.message =
-        fmt::format("killed by signal {}{}", *e.exit_signal, e.core_dumped ? " (core dumped)" : "");
-  } else if (!e.exit_status) {
-    r.status = HostStatus::error;
-    r.phase = Phase::command;
-    r.message = fmt::format("{}: the command ended without an exit status", r.host);
-  } else if (*e.exit_status != 0) {
-    r.status = HostStatus::failed;
-    r.message = fmt::format("exit status {}", *e.exit_status);
-  } else {
-    r.status = HostStatus::ok;
-  }
+  apply_exec_result(*ran, r);
   co_return r;
 }
 

@@ -69,27 +69,17 @@ struct StepEnd {
   bool ok = true;
   std::optional<int> exit_code;
   std::optional<std::string> signal;
-  std::string why;  ///< for a failure: "exit 3", "timed out after 5 s", ...
+  std::string why;  ///< for a failure: "exit status 3", "command timed out after 5.0 s ...", ...
 };
 
 StepEnd from_exec(const ExecResult& e) {
-  StepEnd s;
-  s.exit_code = e.exit_status;
-  s.signal = e.exit_signal;
-  s.ok = e.ok();
-  if (e.cancelled) {
-    s.why = "cancelled";
-  } else if (e.timed_out) {
-    s.why = fmt::format("timed out after {:.1f} s and was ended",
-                        static_cast<double>(e.duration.count()) / 1000.0);
-  } else if (e.exit_signal) {
-    s.why = fmt::format("killed by signal {}", *e.exit_signal);
-  } else if (!e.exit_status) {
-    s.why = "ended without an exit status";
-  } else if (*e.exit_status != 0) {
-    s.why = fmt::format("exit {}", *e.exit_status);
-  }
-  return s;
+  HostResult as_run;  // as herd run would report the command
+  apply_exec_result(e, as_run);
+  const bool ok = as_run.status == HostStatus::ok;
+  return StepEnd{ok, as_run.exit_code, as_run.signal,
+                 ok ? std::string()
+                 : as_run.status == HostStatus::cancelled ? std::string("cancelled")
+                                                          : as_run.message};
 }
 
 class HostRun {

@@ -336,7 +336,7 @@ TEST(Task, RollingDeployStopsAtMaxFailAndRerunFinishesFromTheFailedStep) {
   auto show = run_herd({"jobs", "--store", store.string(), "show", "1"});
   EXPECT_EQ(show.exit_code, 0) << show.err;
   EXPECT_NE(show.out.find("roll/2 health check"), std::string::npos) << show.out;
-  EXPECT_NE(show.out.find("step roll/2 health check: exit 1"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("step roll/2 health check: exit status 1"), std::string::npos) << show.out;
 
   for (const char* h : {"web07", "web13"}) fs::remove(base / (std::string("fail-") + h));
   auto again = task(dir, {"--rerun", "1", "--only", "failed"}, store);
