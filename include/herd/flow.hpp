@@ -175,6 +175,9 @@ inline void resume_child(FlowRoot& root, WaitResult r, FlowClock::time_point now
 /// driven on a root of its own, and this flow parks on the union of their waits. A wake-up may
 /// be spurious for one of them, which flows tolerate (they retry and park again). Only one
 /// extra descriptor is waited on: give a descriptor of its own to at most one of the two.
+/// How long both() lets two flows on one socket wait before each looks again.
+inline constexpr std::chrono::milliseconds kBothRecheck{2};
+
 template <class A, class B>
 Flow<std::pair<A, B>> both(Flow<A> a, Flow<B> b) {
   FlowRoot ra;
@@ -182,8 +185,14 @@ Flow<std::pair<A, B>> both(Flow<A> a, Flow<B> b) {
   a.start(ra);
   b.start(rb);
   while (!a.done() || !b.done()) {
-    const IoWait merged =
+    IoWait merged =
         detail::merge_waits(a.done() ? nullptr : &ra.wait, b.done() ? nullptr : &rb.wait);
+    // Two flows reading one SSH socket: when the second one resumed reads packets for the
+    // first (libssh buffers them on the first one's channel), the socket may stay quiet
+    // although the first one has data. So neither waits on it for longer than kBothRecheck.
+    if (!a.done() && !b.done() && ra.wait.fd == rb.wait.fd) {
+      merged.deadline = std::min(merged.deadline, FlowClock::now() + kBothRecheck);
+    }
     const WaitResult r = co_await wait_io{merged};
     const auto now = FlowClock::now();
     if (!a.done()) detail::resume_child(ra, r, now);

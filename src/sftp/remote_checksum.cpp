@@ -134,6 +134,21 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
   co_return std::optional(std::move(digests));
 }
 
+std::string follow_command(Checksum c, const std::string& path) {
+  // The loop runs in a subshell of the pipeline; it opens the file at the first line, when
+  // herd has seen the first bytes written. dd reads exactly N bytes from a regular file.
+  return fmt::format(
+      "{}f={}; o=; while IFS= read -r n; do "
+      "if [ -z \"$o\" ]; then exec 3<\"$f\" || exit 1; o=1; fi; "
+      "dd bs=\"$n\" count=1 <&3 2>/dev/null || exit 1; done | h",
+      hash_function(c), argument(path));
+}
+
+std::string parse_digest(const std::string& output, Checksum c) {
+  auto lines = lines_of(output);
+  return lines.size() == 1 ? parse_line(lines[0], c) : std::string();
+}
+
 }  // namespace herd::sftp
 
 namespace herd {

@@ -52,4 +52,12 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_checksums(
 Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
     Session& session, Checksum c, std::vector<std::pair<std::string, std::uint64_t>> prefixes);
 
+/// A command that hashes `path` on the remote while it is being written: it reads a byte count
+/// per line on stdin, hashes that many more bytes of the file each time, and prints the digest
+/// (as the checksum tools do) at EOF. Used by upload() to have the remote's checksum ready when
+/// the last byte is written instead of reading the whole file again afterwards.
+std::string follow_command(Checksum c, const std::string& path);
+/// The digest in a checksum tool's one-line output, or "".
+std::string parse_digest(const std::string& output, Checksum c);
+
 }  // namespace herd::sftp

@@ -6,9 +6,12 @@
 // window with WRITEs of the earliest file still writing, so a big file streams at full window
 // and small files overlap their OPEN/CLOSE round trips. Verification and renames are batched
 // after the data phase: one remote checksum command for all files, then all renames pipelined.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "herd/transfer.hpp"
 #include "sftp/client_impl.hpp"
@@ -22,6 +25,85 @@ using sftp::Reply;
 using sftp::Type;
 
 enum class Stage { waiting, opening, writing, closing, sent, verified, done, failed };
+
+constexpr std::uint64_t kFollowBytes = 64ull << 20;  // files from this size are followed
+constexpr std::uint64_t kFollowStep = 32ull << 20;   // bytes hashed per line to the follower
+constexpr std::uint64_t kFollowMinRate = 10'000'000;  // bytes/s under which it gives up
+
+/// The remote hashing one file as it is written (see the top of this file): the pipe to its
+/// stdin, and which of the file's writes have been acknowledged.
+class Follower {
+ public:
+  Follower() = default;
+  ~Follower() { close_all(); }
+  Follower(const Follower&) = delete;
+  Follower& operator=(const Follower&) = delete;
+
+  /// Make the pipe; false (nothing followed) when it cannot be made.
+  bool open() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+    return true;
+  }
+  int read_fd() const { return read_fd_; }
+
+  /// A write of [offset, offset+len) was sent: its sequence number.
+  std::uint64_t sent(std::uint64_t offset, std::uint32_t len) {
+    acked_.push_back(false);
+    ends_.push_back(offset + len);
+    return first_ + acked_.size() - 1;
+  }
+  /// Write `seq` was acknowledged: tell the follower about the bytes now written in order.
+  void acked(std::uint64_t seq, std::uint64_t size) {
+    if (write_fd_ < 0 || seq < first_ || seq - first_ >= acked_.size()) return;
+    acked_[seq - first_] = true;
+    while (!acked_.empty() && acked_.front()) {
+      written_ = ends_.front();
+      acked_.pop_front();
+      ends_.pop_front();
+      ++first_;
+    }
+    while (written_ - told_ >= kFollowStep) tell(kFollowStep);
+    if (written_ == size) {
+      if (written_ > told_) tell(written_ - told_);
+      finish();
+    }
+  }
+  /// No more bytes will be told (the file is complete, or failed): the follower prints.
+  void finish() {
+    if (write_fd_ >= 0) ::close(write_fd_);
+    write_fd_ = -1;
+  }
+  /// True when every byte was told to the follower.
+  bool complete(std::uint64_t size) const { return told_ == size; }
+
+ private:
+  void tell(std::uint64_t n) {
+    const std::string line = std::to_string(n) + "\n";
+    // A few bytes into an empty-enough pipe (the exec drains it on every wake-up): a short
+    // write means something is wrong, and the follower's digest will then not be trusted.
+    if (::write(write_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      finish();
+      return;
+    }
+    told_ += n;
+  }
+  void close_all() {
+    finish();
+    if (read_fd_ >= 0) ::close(read_fd_);
+    read_fd_ = -1;
+  }
+
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  std::deque<bool> acked_;
+  std::deque<std::uint64_t> ends_;
+  std::uint64_t first_ = 0;    ///< sequence number of acked_.front()
+  std::uint64_t written_ = 0;  ///< bytes acknowledged in order from the start
+  std::uint64_t told_ = 0;     ///< bytes the follower was told to hash
+};
 
 struct UpFile {
   UploadItem item;
@@ -60,6 +142,9 @@ class Uploader {
   void send_write(UpFile& f);
   void finish_sending(UpFile& f);
   void fill();
+  UpFile* pick_followed();
+  Flow<Result<void>> send_phase();
+  Flow<Result<std::string>> follow_phase(std::string temp);
   Flow<Result<void>> resume_phase();
   Flow<Result<void>> verify_phase();
   Flow<Result<void>> rename_phase();
@@ -73,11 +158,15 @@ class Uploader {
   std::vector<UpFile*> active_;
   std::size_t next_file_ = 0;
   std::uint64_t in_flight_ = 0;
+  UpFile* followed_ = nullptr;
+  Follower follower_;
+  std::string followed_digest_;  ///< the follower's digest of followed_, "" if none
 };
 
 void Uploader::fail(UpFile& f, Error e) {
   if (f.stage == Stage::failed) return;
   f.stage = Stage::failed;
+  if (&f == followed_) follower_.finish();
   if (e.host.empty()) e.host = c_.host;
   f.outcome.error = std::move(e);
   if (c_.broken()) return;
@@ -143,16 +232,18 @@ void Uploader::send_write(UpFile& f) {
   w.drop(req - *n);
   w.patch_u32(len_at, static_cast<std::uint32_t>(*n));
   const std::uint32_t len = static_cast<std::uint32_t>(*n);
+  const std::uint64_t seq = &f == followed_ ? follower_.sent(f.next, len) : 0;
   f.next += len;
   ++f.writes_out;
   in_flight_ += len;
-  c_.send(std::move(w).finish(), id, [this, &f, len](Result<Reply> r) {
+  c_.send(std::move(w).finish(), id, [this, &f, len, seq](Result<Reply> r) {
     --f.writes_out;
     in_flight_ -= len;
     if (f.stage == Stage::failed) return;
     if (!r) return fail(f, r.error());
     if (auto ok = c_.expect_ok(*r, f.temp, "write"); !ok) return fail(f, ok.error());
     f.outcome.bytes += len;
+    if (&f == followed_) follower_.acked(seq, f.item.source->size());
     if (settings_.on_bytes) settings_.on_bytes(len);
   });
 }
@@ -211,6 +302,52 @@ void Uploader::fill() {
     if (f->stage == Stage::writing && f->next >= f->item.source->size()) finish_sending(*f);
     if (in_flight_ + req > window || c_.unsent() >= req) break;
   }
+}
+
+UpFile* Uploader::pick_followed() {
+  if (settings_.checksum == Checksum::none) return nullptr;
+  for (auto& f : files_) {
+    if (f.stage == Stage::waiting && f.start == 0 && f.item.source->size() >= kFollowBytes) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+Flow<Result<void>> Uploader::send_phase() {
+  Result<void> out;
+  for (;;) {
+    fill();
+    if (active_.empty() && next_file_ >= files_.size() && c_.outstanding() == 0) break;
+    if (c_.outstanding() == 0) continue;  // fill() changed stages (e.g. empty files): again
+    if (auto d = co_await c_.dispatch(); !d) {
+      out = std::unexpected(d.error());
+      break;
+    }
+  }
+  follower_.finish();  // whatever happened, the follower is told no more and ends
+  co_return out;
+}
+
+/// The follower's digest of `temp` ("" when it gave none).
+Flow<Result<std::string>> Uploader::follow_phase(std::string temp) {
+  std::string out;
+  ExecRequest request;
+  request.command = sftp::follow_command(settings_.checksum, temp);
+  request.stdin_fd = follower_.read_fd();
+  // Bounded, so that a remote that stops hashing cannot hold the transfer: past this (a link
+  // slower than kFollowMinRate), the follower is ended and the file checked the usual way.
+  request.timeout = std::chrono::milliseconds(
+      60'000 + followed_->item.source->size() / (kFollowMinRate / 1000));
+  ExecSink sink{[&out](std::string_view d) {
+                  if (out.size() < 4096) out.append(d);
+                },
+                {}};
+  auto flow = session_.exec_async(std::move(request), std::move(sink));
+  auto ran = co_await std::move(flow);
+  if (!ran) co_return std::unexpected(ran.error());
+  if (ran->exit_status != 0) co_return std::string();
+  co_return sftp::parse_digest(out, settings_.checksum);
 }
 
 Flow<Result<void>> Uploader::resume_phase() {
@@ -297,9 +434,15 @@ Flow<Result<void>> Uploader::verify_phase() {
   std::vector<UpFile*> asked;
   for (UpFile* f : sent) {
     if (f->stage != Stage::sent) continue;
+    if (f == followed_ && !followed_digest_.empty() && followed_digest_ == f->local_digest) {
+      f->outcome.digest = f->local_digest;
+      f->stage = Stage::verified;  // the remote hashed it while it arrived
+      continue;
+    }
     temps.push_back(f->temp);
     asked.push_back(f);
   }
+  if (asked.empty()) co_return Result<void>{};
   auto remote = co_await sftp::remote_checksums(session_, settings_.checksum, temps);
   if (!remote) co_return std::unexpected(remote.error());
   for (std::size_t i = 0; i < asked.size(); ++i) {
@@ -375,11 +518,20 @@ Flow<TransferReport> Uploader::run() {
   if (settings_.resume) {
     if (auto r = co_await resume_phase(); !r) co_return report(r.error());
   }
-  for (;;) {
-    fill();
-    if (active_.empty() && next_file_ >= files_.size() && c_.outstanding() == 0) break;
-    if (c_.outstanding() == 0) continue;  // fill() changed stages (e.g. empty files): again
-    if (auto d = co_await c_.dispatch(); !d) co_return report(d.error());
+  followed_ = pick_followed();
+  if (followed_ != nullptr && !follower_.open()) followed_ = nullptr;
+  if (followed_ == nullptr) {
+    if (auto s = co_await send_phase(); !s) co_return report(s.error());
+  } else {
+    // Named, not temporaries in the co_await (GCC 12).
+    auto sending = send_phase();
+    auto hashing = follow_phase(followed_->temp);
+    auto both_done = both(std::move(sending), std::move(hashing));
+    auto results = co_await std::move(both_done);
+    if (!results.first) co_return report(results.first.error());
+    if (results.second && follower_.complete(followed_->item.source->size())) {
+      followed_digest_ = *results.second;
+    }
   }
   if (auto v = co_await verify_phase(); !v) co_return report(v.error());
   if (auto r = co_await rename_phase(); !r) co_return report(r.error());
