@@ -429,8 +429,7 @@ class HostRun {
   }
 
   std::expected<std::string, std::string> read_script(const std::string& path) const {
-    std::filesystem::path p(path);
-    if (p.is_relative() && settings_.file != nullptr) p = settings_.file->path.parent_path() / p;
+    const std::filesystem::path p = local_path(path);
     std::ifstream in(p, std::ios::binary);
     if (!in) return std::unexpected(fmt::format("cannot read script {}", p.string()));
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
