@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -24,12 +25,20 @@ namespace herd {
 using FlowClock = std::chrono::steady_clock;
 
 /// What a suspended flow waits for: `fd` readable (and writable when `write`), or `extra_fd`
-/// readable (when >= 0), or `deadline`.
+/// readable (when >= 0), or `deadline`. `news`, when set, counts what has been read from `fd`
+/// by anyone (the session's socket byte counter); it stood at `news_seen` when the flow parked.
+/// A sibling flow on the same socket may read bytes meant for this one (see both()), so a
+/// changed count means "look again" even though the socket itself stays quiet.
 struct IoWait {
   int fd = -1;
   bool write = false;
   int extra_fd = -1;
   FlowClock::time_point deadline = FlowClock::time_point::max();
+  const std::uint64_t* news = nullptr;
+  std::uint64_t news_seen = 0;
+
+  /// Something was read from the socket since the flow parked.
+  bool has_news() const { return news != nullptr && *news != news_seen; }
 };
 
 /// How a wait ended. `cancelled` is delivered once when the driver is asked to stop the work
@@ -175,9 +184,10 @@ inline void resume_child(FlowRoot& root, WaitResult r, FlowClock::time_point now
 /// driven on a root of its own, and this flow parks on the union of their waits. A wake-up may
 /// be spurious for one of them, which flows tolerate (they retry and park again). Only one
 /// extra descriptor is waited on: give a descriptor of its own to at most one of the two.
-/// How long both() lets two flows on one socket wait before each looks again.
-inline constexpr std::chrono::milliseconds kBothRecheck{2};
-
+///
+/// Two flows reading one SSH socket: when one runs, libssh may read packets for the other's
+/// channel and hand them to it, and the socket then stays quiet although the other has work.
+/// So before parking, a child whose wait has news (bytes were read since it parked) is resumed.
 template <class A, class B>
 Flow<std::pair<A, B>> both(Flow<A> a, Flow<B> b) {
   FlowRoot ra;
@@ -185,14 +195,16 @@ Flow<std::pair<A, B>> both(Flow<A> a, Flow<B> b) {
   a.start(ra);
   b.start(rb);
   while (!a.done() || !b.done()) {
-    IoWait merged =
-        detail::merge_waits(a.done() ? nullptr : &ra.wait, b.done() ? nullptr : &rb.wait);
-    // Two flows reading one SSH socket: when the second one resumed reads packets for the
-    // first (libssh buffers them on the first one's channel), the socket may stay quiet
-    // although the first one has data. So neither waits on it for longer than kBothRecheck.
-    if (!a.done() && !b.done() && ra.wait.fd == rb.wait.fd) {
-      merged.deadline = std::min(merged.deadline, FlowClock::now() + kBothRecheck);
+    if (!a.done() && ra.wait.has_news()) {
+      ra.resume(WaitResult::ready);
+      continue;
     }
+    if (!b.done() && rb.wait.has_news()) {
+      rb.resume(WaitResult::ready);
+      continue;
+    }
+    const IoWait merged =
+        detail::merge_waits(a.done() ? nullptr : &ra.wait, b.done() ? nullptr : &rb.wait);
     const WaitResult r = co_await wait_io{merged};
     const auto now = FlowClock::now();
     if (!a.done()) detail::resume_child(ra, r, now);

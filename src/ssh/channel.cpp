@@ -61,6 +61,7 @@ void ChannelState::deliver(std::string_view data, bool is_stderr) {
 Flow<Result<std::unique_ptr<ChannelState>>> open_channel(Session::Impl& impl, Deadline d) {
   auto c = std::make_unique<ChannelState>();
   c->ch = ssh_channel_new(impl.s);
+  c->socket_reads = &impl.socket_counter.in_bytes;
   if (c->ch == nullptr) {
     co_return impl.error(Errc::channel_error, Phase::channel,
                          fmt::format("cannot create a channel: {}", impl.ssh_error()));
@@ -120,11 +121,22 @@ bool widen_window(ChannelState& c, std::uint32_t bytes) {
   return ssh_channel_read_timeout(c.ch, &none, bytes, 0, 0) != SSH_ERROR;
 }
 
+/// Socket bytes one pump() takes at most before it lets the loop serve other hosts.
+constexpr std::uint64_t kPumpBytes = 1 << 20;
+
 bool pump(ChannelState& c) {
   // Before EOF, ssh_channel_poll processes incoming packets (our buffers are always empty).
   // After EOF it no longer does; in a non-blocking session ssh_channel_get_exit_status then
   // processes what has arrived without waiting, which brings exit-status and close.
-  if (ssh_channel_is_eof(c.ch) == 0) return ssh_channel_poll(c.ch, 0) != SSH_ERROR;
+  if (ssh_channel_is_eof(c.ch) == 0) {
+    const std::uint64_t start = c.socket_reads != nullptr ? *c.socket_reads : 0;
+    for (;;) {
+      const std::uint64_t before = c.socket_reads != nullptr ? *c.socket_reads : 0;
+      if (ssh_channel_poll(c.ch, 0) == SSH_ERROR) return false;
+      if (c.socket_reads == nullptr || *c.socket_reads == before) return true;  // dry
+      if (*c.socket_reads - start >= kPumpBytes || ssh_channel_is_eof(c.ch) != 0) return true;
+    }
+  }
   if (ssh_channel_is_closed(c.ch) == 0) ssh_channel_get_exit_status(c.ch);
   return ssh_is_connected(ssh_channel_get_session(c.ch)) != 0 || ssh_channel_is_closed(c.ch) != 0;
 }

@@ -30,6 +30,8 @@ struct ChannelState {
   std::optional<int> exit_status;
   std::optional<std::string> exit_signal;
   bool core_dumped = false;
+  /// The session's count of bytes read from the socket (Session::Impl::socket_counter).
+  const std::uint64_t* socket_reads = nullptr;
 
   ChannelState() = default;
   ChannelState(const ChannelState&) = delete;
@@ -68,7 +70,9 @@ Flow<Result<void>> request_subsystem(Session::Impl& impl, ChannelState& c, std::
 bool widen_window(ChannelState& c, std::uint32_t bytes);
 
 /// Process whatever packets have arrived, without blocking: data goes to `on_data`, exit status
-/// and signal to the state. Returns false when the connection is lost.
+/// and signal to the state. libssh reads 4 KiB per call, so this reads until the socket is dry
+/// or kPumpBytes have come (one wake-up of the loop takes a burst, and no host hogs it).
+/// Returns false when the connection is lost.
 bool pump(ChannelState& c);
 
 }  // namespace herd::ssh

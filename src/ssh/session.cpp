@@ -29,7 +29,9 @@ std::string Session::Impl::ssh_error() const {
 IoWait Session::Impl::io_wait(ssh::Deadline d) const {
   return IoWait{.fd = ssh_get_fd(s),
                 .write = (ssh_get_poll_flags(s) & SSH_WRITE_PENDING) != 0,
-                .deadline = d};
+                .deadline = d,
+                .news = &socket_counter.in_bytes,
+                .news_seen = socket_counter.in_bytes};
 }
 
 std::unexpected<Error> Session::Impl::error(Errc code, Phase phase, std::string what) const {
@@ -238,6 +240,7 @@ Flow<Result<Session>> Session::connect_async(SessionOptions options) {
   if (impl->s == nullptr) {
     co_return impl->error(Errc::local_io, Phase::connect, "cannot allocate an SSH session");
   }
+  ssh_set_counters(impl->s, &impl->socket_counter, nullptr);
   static const auto no_known_hosts = std::make_shared<const KnownHosts>();
   std::shared_ptr<const KnownHosts> known = no_known_hosts;
   if (impl->target.host_key_policy != HostKeyPolicy::off) {

@@ -26,6 +26,9 @@ struct Session::Impl {
   /// What the socket depends on: the jump relay when the session goes through ProxyJump. A
   /// member, so it is released only after the destructor has freed the libssh session.
   std::shared_ptr<void> transport;
+  /// Bytes libssh has read from and written to the socket (ssh_set_counters). A read that
+  /// adds nothing means the socket is dry; waits carry the read count as their `news`.
+  ssh_counter_struct socket_counter{};
 
   ~Impl();
   /// The last libssh error text for this session.

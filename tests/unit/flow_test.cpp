@@ -98,4 +98,58 @@ TEST(FlowBoth, BothTimeOutOnTheirOwnDeadlines) {
   EXPECT_GE(spurious_b, 1);                   // it was woken by it, found nothing, waited on
 }
 
+/// Waits on `fd` (which never becomes readable) until `mailbox` holds something, which the
+/// other flow puts there while "reading the shared socket": it bumps `reads` as a session's
+/// socket counter would. "timeout" once `deadline` passes.
+Flow<std::string> wait_for_mail(int fd, const std::uint64_t* reads, const std::string* mailbox,
+                                FlowClock::time_point deadline) {
+  for (;;) {
+    if (!mailbox->empty()) co_return *mailbox;
+    IoWait w;
+    w.fd = fd;
+    w.deadline = deadline;
+    w.news = reads;
+    w.news_seen = *reads;
+    WaitResult r = co_await herd::wait_io{w};
+    if (r == WaitResult::timeout) co_return std::string("timeout");
+  }
+}
+
+/// Waits for a byte on `fd`, then, as if its read of the shared socket brought a packet for the
+/// other flow's channel, fills `mailbox` and bumps `reads`.
+Flow<std::string> read_for_both(int fd, std::uint64_t* reads, std::string* mailbox,
+                                FlowClock::time_point deadline) {
+  int spurious = 0;
+  std::string got = co_await read_one(fd, deadline, &spurious);
+  *mailbox = "mail";
+  ++*reads;
+  co_return got;
+}
+
+TEST(FlowBoth, AFlowWhoseSocketWasReadByTheOtherLooksAgainAtOnce) {
+  Pipe quiet, b;
+  std::uint64_t reads = 0;
+  std::string mailbox;
+  const auto start = FlowClock::now();
+  const auto deadline = start + 20s;
+  ASSERT_EQ(::write(b.fd[1], "b", 1), 1);
+  // a's own descriptor never wakes it: only the news that b read the socket can.
+  auto r = herd::run_blocking(herd::both(wait_for_mail(quiet.fd[0], &reads, &mailbox, deadline),
+                                         read_for_both(b.fd[0], &reads, &mailbox, deadline)));
+  EXPECT_EQ(r.first, "mail");
+  EXPECT_EQ(r.second, "b");
+  EXPECT_LT(FlowClock::now() - start, 10s);
+}
+
+TEST(FlowBoth, WaitsWithoutNewsAreNotResumedEarly) {
+  IoWait w;
+  EXPECT_FALSE(w.has_news());
+  std::uint64_t reads = 7;
+  w.news = &reads;
+  w.news_seen = 7;
+  EXPECT_FALSE(w.has_news());
+  ++reads;
+  EXPECT_TRUE(w.has_news());
+}
+
 }  // namespace
