@@ -136,11 +136,15 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
 
 std::string follow_command(Checksum c, const std::string& path) {
   // The loop runs in a subshell of the pipeline; it opens the file at the first line, when
-  // herd has seen the first bytes written. dd reads exactly N bytes from a regular file.
+  // herd has seen the first bytes written. `t N` copies exactly N bytes of fd 3: GNU head -c
+  // does (reading 8 KiB at a time, half the CPU of dd with an N-byte buffer); elsewhere dd,
+  // which reads a regular file in one read of N bytes. A wrong count only fails the digest.
   return fmt::format(
-      "{}f={}; o=; while IFS= read -r n; do "
+      "{}if head --version 2>/dev/null | grep -q GNU; then t() {{ head -c \"$1\"; }}; "
+      "else t() {{ dd bs=\"$1\" count=1 2>/dev/null; }}; fi; "
+      "f={}; o=; while IFS= read -r n; do "
       "if [ -z \"$o\" ]; then exec 3<\"$f\" || exit 1; o=1; fi; "
-      "dd bs=\"$n\" count=1 <&3 2>/dev/null || exit 1; done | h",
+      "t \"$n\" <&3 || exit 1; done | h",
       hash_function(c), argument(path));
 }
 
