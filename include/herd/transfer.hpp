@@ -109,6 +109,9 @@ struct TransferSettings {
   bool preserve = false;   ///< keep modes and times (-p)
   bool resume = false;     ///< continue from the verified prefix of a temporary file
   int max_open_files = 32; ///< files in progress at once per host
+  /// The first large upload (64 MiB or more) is hashed by the remote as it is written, where
+  /// the remote has at least this many CPUs (0: always); else it is hashed once written.
+  int follow_min_cpus = 3;
   /// Bytes moved so far on this host (acknowledged writes, received reads), for progress.
   std::function<void(std::uint64_t delta)> on_bytes;
 };
@@ -120,6 +123,7 @@ struct FileOutcome {
   std::uint64_t bytes = 0; ///< bytes moved in this run (less than the size after a resume)
   std::uint64_t resumed_from = 0;
   std::string digest;      ///< hex, when verified
+  bool hashed_while_written = false;  ///< the remote's digest came while the data arrived
   std::optional<Error> error;
 };
 

@@ -134,18 +134,22 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
   co_return std::optional(std::move(digests));
 }
 
-std::string follow_command(Checksum c, const std::string& path) {
+std::string follow_command(Checksum c, const std::string& path, int min_cpus) {
   // The loop runs in a subshell of the pipeline; it opens the file at the first line, when
   // herd has seen the first bytes written. `t N` copies exactly N bytes of fd 3: GNU head -c
   // does (reading 8 KiB at a time, half the CPU of dd with an N-byte buffer); elsewhere dd,
   // which reads a regular file in one read of N bytes. A wrong count only fails the digest.
+  const std::string cpus =
+      min_cpus > 1
+          ? fmt::format("n=$(nproc 2>/dev/null) || n=1; [ \"$n\" -ge {} ] || exit 3; ", min_cpus)
+          : std::string();
   return fmt::format(
-      "{}if head --version 2>/dev/null | grep -q GNU; then t() {{ head -c \"$1\"; }}; "
+      "{}{}if head --version 2>/dev/null | grep -q GNU; then t() {{ head -c \"$1\"; }}; "
       "else t() {{ dd bs=\"$1\" count=1 2>/dev/null; }}; fi; "
       "f={}; o=; while IFS= read -r n; do "
       "if [ -z \"$o\" ]; then exec 3<\"$f\" || exit 1; o=1; fi; "
       "t \"$n\" <&3 || exit 1; done | h",
-      hash_function(c), argument(path));
+      cpus, hash_function(c), argument(path));
 }
 
 std::string parse_digest(const std::string& output, Checksum c) {

@@ -55,8 +55,9 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
 /// A command that hashes `path` on the remote while it is being written: it reads a byte count
 /// per line on stdin, hashes that many more bytes of the file each time, and prints the digest
 /// (as the checksum tools do) at EOF. Used by upload() to have the remote's checksum ready when
-/// the last byte is written instead of reading the whole file again afterwards.
-std::string follow_command(Checksum c, const std::string& path);
+/// the last byte is written instead of reading the whole file again afterwards. On a remote
+/// with fewer than `min_cpus` CPUs it exits at once with status 3 (nothing followed).
+std::string follow_command(Checksum c, const std::string& path, int min_cpus);
 /// The digest in a checksum tool's one-line output, or "".
 std::string parse_digest(const std::string& output, Checksum c);
 

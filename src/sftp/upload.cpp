@@ -6,6 +6,9 @@
 // window with WRITEs of the earliest file still writing, so a big file streams at full window
 // and small files overlap their OPEN/CLOSE round trips. Verification and renames are batched
 // after the data phase: one remote checksum command for all files, then all renames pipelined.
+// Except the first large file, on a remote with CPUs to spare (TransferSettings::follow_min_cpus):
+// a command on a second channel hashes it as it is written (the Follower, told through a pipe
+// how many bytes are in place), so its digest is ready with the last write.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -333,7 +336,7 @@ Flow<Result<void>> Uploader::send_phase() {
 Flow<Result<std::string>> Uploader::follow_phase(std::string temp) {
   std::string out;
   ExecRequest request;
-  request.command = sftp::follow_command(settings_.checksum, temp);
+  request.command = sftp::follow_command(settings_.checksum, temp, settings_.follow_min_cpus);
   request.stdin_fd = follower_.read_fd();
   // Bounded, so that a remote that stops hashing cannot hold the transfer: past this (a link
   // slower than kFollowMinRate), the follower is ended and the file checked the usual way.
@@ -436,6 +439,7 @@ Flow<Result<void>> Uploader::verify_phase() {
     if (f->stage != Stage::sent) continue;
     if (f == followed_ && !followed_digest_.empty() && followed_digest_ == f->local_digest) {
       f->outcome.digest = f->local_digest;
+      f->outcome.hashed_while_written = true;
       f->stage = Stage::verified;  // the remote hashed it while it arrived
       continue;
     }

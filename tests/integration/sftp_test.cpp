@@ -14,6 +14,7 @@
 #include <set>
 
 #include "herd/sftp.hpp"
+#include "herd/transfer.hpp"
 #include "lab.hpp"
 
 namespace herd::test {
@@ -333,6 +334,50 @@ TEST_P(Sftp, GetPutGetfoPutfoWithProgress) {
 
   auto empty_dst = c().get(path("missing"), (local / "never.bin").string());
   EXPECT_FALSE(empty_dst);
+}
+
+/// Upload `local` to `remote` with `settings`; the one file's outcome.
+FileOutcome upload_one(Session& session, SftpClient& sftp, const fs::path& local,
+                       const std::string& remote, TransferSettings settings) {
+  auto source = LocalSource::open(local, settings.checksum);
+  EXPECT_TRUE(source) << source.error().message;
+  std::vector<UploadItem> items{UploadItem{*source, remote}};
+  auto report = run_blocking(upload(session, sftp, std::move(items), std::move(settings)));
+  EXPECT_FALSE(report.fatal) << report.fatal->message;
+  EXPECT_EQ(report.files.size(), 1u);
+  return report.files.empty() ? FileOutcome{} : report.files[0];
+}
+
+TEST_P(Sftp, ALargeUploadIsHashedByTheRemoteWhileItIsWritten) {
+  // 72 MiB: past the 64 MiB from which the first large file is followed. Random at both ends,
+  // a hole between, so a wrong byte count anywhere changes the digest.
+  auto local = Lab::get().temp_dir("sftp-follow");
+  const fs::path big = local / "big.bin";
+  std::ofstream(big, std::ios::binary) << random_bytes(3 * 1024 * 1024, 21);
+  fs::resize_file(big, 72ull << 20);
+  {
+    std::fstream f(big, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp((72ll << 20) - 5000);
+    f << random_bytes(5000, 22);
+  }
+  const auto expected = hex_digest(Checksum::sha256, slurp(big));
+
+  TransferSettings always;
+  always.follow_min_cpus = 0;
+  auto followed = upload_one(*session_, c(), big, path("followed.bin"), always);
+  EXPECT_TRUE(followed.ok) << (followed.error ? followed.error->message : "");
+  EXPECT_TRUE(followed.hashed_while_written);
+  EXPECT_EQ(followed.digest, expected);
+  EXPECT_TRUE(slurp(path("followed.bin")) == slurp(big));
+
+  // A remote with too few CPUs declines: the file is checked after it is written, as others.
+  TransferSettings never;
+  never.follow_min_cpus = 100000;
+  auto checked = upload_one(*session_, c(), big, path("checked.bin"), never);
+  EXPECT_TRUE(checked.ok) << (checked.error ? checked.error->message : "");
+  EXPECT_FALSE(checked.hashed_while_written);
+  EXPECT_EQ(checked.digest, expected);
+  EXPECT_TRUE(slurp(path("checked.bin")) == slurp(big));
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, Sftp, ::testing::Values(1, 2),
