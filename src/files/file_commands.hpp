@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,6 +86,21 @@ Flow<Result<std::string>> absolute_remote(SftpClient& sftp, std::string path);
 std::string local_root(const std::string& dest, const std::string& host);
 /// mkdir -p; a part that exists must be a directory (or a link to one the user made).
 Result<void> make_local_dirs(const std::filesystem::path& dir);
+/// One entry met by walk_remote(): its remote path, its path relative to the walk's root, and
+/// its attributes (lstat: a symlink is a symlink, unless the walk follows links).
+struct RemoteEntry {
+  std::string path;
+  std::string rel;
+  FileAttributes attrs;
+};
+/// Walk the remote tree under the directory `root` depth first, its entries named `rel_root`/...
+/// Each entry is handed to `visit`; a directory is descended into when `visit` returns true.
+/// A name that is not one safe path component is never visited: its message goes to `refused`.
+/// With `follow_links`, a symlink to a regular file is visited as that file and any other
+/// symlink is skipped (links to directories are never followed).
+Flow<Result<void>> walk_remote(SftpClient& sftp, std::string root, std::string rel_root,
+                               bool follow_links, std::function<bool(const RemoteEntry&)> visit,
+                               std::vector<std::string>& refused);
 /// Recreate `links` under `dest` (whatever is at each name is replaced, as a copy does), adding
 /// one outcome per link to `rep` (a failed link is a failed outcome). Returns the links made.
 Flow<std::size_t> place_links(SftpClient& sftp, std::vector<PutPlan::Link> links,

@@ -16,41 +16,25 @@ struct GetWalk {
   std::vector<std::string> refused;  ///< messages for names the server should not have sent
 };
 
-Flow<Result<void>> walk_remote(SftpClient& sftp, const FileOptions& o,
-                               const std::string& remote_root, const fs::path& local_root_dir,
-                               const std::string& rel_root, GetWalk& walk) {
-  std::vector<std::pair<std::string, std::string>> pending{{remote_root, rel_root}};
-  while (!pending.empty()) {
-    // Not a structured binding: GCC 12 miscompiles those in coroutines.
-    const std::string remote = pending.back().first;
-    const std::string rel = pending.back().second;
-    pending.pop_back();
-    walk.dirs.push_back(local_root_dir / rel);
-    auto entries = co_await sftp.listdir_attr_async(remote);
-    if (!entries) co_return std::unexpected(entries.error());
-    for (auto& e : *entries) {
-      if (!is_safe_name(e.name)) {
-        walk.refused.push_back(refused_name(sftp.host(), e.name, remote));
-        continue;
-      }
-      const std::string child_remote = join(remote, e.name);
-      const std::string child_rel = join(rel, e.name);
-      if (excluded(o.exclude, child_rel)) continue;
-      FileAttributes a = e.attrs;
-      if (a.is_symlink()) {
-        if (!o.follow_links) continue;  // not followed out of the tree unless asked
-        auto st = co_await sftp.stat_async(child_remote);
-        if (!st || !st->is_regular()) continue;  // links to directories are never followed
-        a = *st;
-      }
-      if (a.is_dir()) {
-        pending.emplace_back(child_remote, child_rel);
-      } else if (a.is_regular()) {
-        walk.items.push_back({child_remote, local_root_dir / child_rel, a});
-      }
+/// The files under the remote directory `remote_root` as download items under `local_root_dir`
+/// (as `rel_root`/...), with the local directories to make. Symlinks are left out unless
+/// followed; excluded names are not descended into.
+Flow<Result<void>> walk_get(SftpClient& sftp, const FileOptions& o, std::string remote_root,
+                            fs::path local_root_dir, std::string rel_root, GetWalk& walk) {
+  walk.dirs.push_back(local_root_dir / rel_root);
+  auto visit = [&o, &walk, &local_root_dir](const RemoteEntry& e) {
+    if (excluded(o.exclude, e.rel)) return false;
+    if (e.attrs.is_dir()) {
+      walk.dirs.push_back(local_root_dir / e.rel);
+      return true;
     }
-  }
-  co_return Result<void>{};
+    if (e.attrs.is_regular()) walk.items.push_back({e.path, local_root_dir / e.rel, e.attrs});
+    return false;
+  };
+  // Named, not a temporary in the co_await (GCC 12).
+  auto flow = walk_remote(sftp, std::move(remote_root), std::move(rel_root), o.follow_links,
+                          visit, walk.refused);
+  co_return co_await std::move(flow);
 }
 
 }  // namespace
@@ -90,7 +74,7 @@ Flow<Result<void>> get_host(const FileOptions& o, std::vector<std::string> sourc
       }
       // Named first: GCC 12 mishandles temporaries made inside a co_await expression.
       const std::string top = name == "/" ? std::string("root") : name;
-      auto walked = co_await walk_remote(*sftp, o, src, root, top, walk);
+      auto walked = co_await walk_get(*sftp, o, src, root, top, walk);
       if (!walked) co_return std::unexpected(walked.error());
     } else if (single_named) {
       walk.dirs.push_back(fs::path(root).parent_path());

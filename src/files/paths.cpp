@@ -115,6 +115,34 @@ Result<void> add_local_tree(const FileOptions& o, const fs::path& root,
   return {};
 }
 
+Flow<Result<void>> walk_remote(SftpClient& sftp, std::string root, std::string rel_root,
+                               bool follow_links, std::function<bool(const RemoteEntry&)> visit,
+                               std::vector<std::string>& refused) {
+  std::vector<std::pair<std::string, std::string>> pending{{root, rel_root}};
+  while (!pending.empty()) {
+    // Not a structured binding: GCC 12 miscompiles those in coroutines.
+    const std::string dir = pending.back().first;
+    const std::string rel = pending.back().second;
+    pending.pop_back();
+    auto entries = co_await sftp.listdir_attr_async(dir);
+    if (!entries) co_return std::unexpected(entries.error());
+    for (auto& e : *entries) {
+      if (!is_safe_name(e.name)) {
+        refused.push_back(refused_name(sftp.host(), e.name, dir));
+        continue;
+      }
+      RemoteEntry entry{join(dir, e.name), join(rel, e.name), e.attrs};
+      if (follow_links && entry.attrs.is_symlink()) {
+        auto target = co_await sftp.stat_async(entry.path);
+        if (!target || !target->is_regular()) continue;
+        entry.attrs = *target;
+      }
+      if (visit(entry) && entry.attrs.is_dir()) pending.emplace_back(entry.path, entry.rel);
+    }
+  }
+  co_return Result<void>{};
+}
+
 Flow<Result<std::string>> absolute_remote(SftpClient& sftp, std::string path) {
   if (!path.empty() && path[0] == '/') co_return path;
   auto home = co_await sftp.normalize_async(".");

@@ -40,24 +40,13 @@ Flow<Result<void>> list_remote(SftpClient& sftp, std::string root, RemoteTree& t
                    fmt::format("{}: {}: not a directory", sftp.host(), root));
   }
   tree.root_exists = true;
-  std::vector<std::string> pending{""};
-  while (!pending.empty()) {
-    const std::string rel = pending.back();
-    pending.pop_back();
-    const std::string dir = join(root, rel);
-    auto entries = co_await sftp.listdir_attr_async(dir);
-    if (!entries) co_return std::unexpected(entries.error());
-    for (auto& e : *entries) {
-      if (!is_safe_name(e.name)) {
-        tree.refused.push_back(refused_name(sftp.host(), e.name, dir));
-        continue;
-      }
-      const std::string child = join(rel, e.name);
-      if (e.attrs.is_dir()) pending.push_back(child);
-      tree.entries.emplace(child, e.attrs);
-    }
-  }
-  co_return Result<void>{};
+  auto visit = [&tree](const RemoteEntry& e) {
+    tree.entries.emplace(e.rel, e.attrs);
+    return true;
+  };
+  // Named, not a temporary in the co_await (GCC 12).
+  auto flow = walk_remote(sftp, std::move(root), std::string(), false, visit, tree.refused);
+  co_return co_await std::move(flow);
 }
 
 std::size_t depth(const std::string& rel) {
