@@ -4,12 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "herd/nodeset.hpp"
 #include "herd/sftp.hpp"
 #include "herd/transfer.hpp"
-#include "tasks/files.hpp"
 #include "tasks/runner.hpp"
 #include "tasks/sudo.hpp"
 
@@ -24,6 +24,21 @@ std::string command_text(const std::string& command, const CommandOptions& o) {
   return tasks::wrap_command(command, cd, env, {});
 }
 
+/// The remote name of an upload: `remote`, or `remote` + the file's name when it ends in '/'.
+std::string upload_name(const std::filesystem::path& local, const std::string& remote) {
+  if (!remote.empty() && remote.back() == '/') return remote + local.filename().string();
+  return remote;
+}
+
+/// The first failure of a report, one line; empty when every file went through.
+std::string first_failure(const TransferReport& report) {
+  if (report.fatal) return report.fatal->message;
+  for (const auto& f : report.files) {
+    if (!f.ok) return f.error ? f.error->message : f.path + ": failed";
+  }
+  return {};
+}
+
 /// A transfer's report as a host's result (the first failed file's error names it).
 void settle(const TransferReport& report, HostResult& result) {
   result.stdout_bytes = report.bytes;
@@ -31,7 +46,7 @@ void settle(const TransferReport& report, HostResult& result) {
     result.status = status_for(*report.fatal);
     result.phase = report.fatal->phase;
     result.message = report.fatal->message;
-  } else if (std::string why = tasks::first_failure(report); !why.empty()) {
+  } else if (std::string why = first_failure(report); !why.empty()) {
     result.status = HostStatus::failed;
     result.phase = Phase::transfer;
     result.message = std::move(why);
@@ -90,24 +105,35 @@ Flow<Result<void>> exec_on(Session& session, std::string command,
   co_return Result<void>{};
 }
 
+/// One file up, as upload() does it for herd put (verified, atomic).
 Flow<Result<void>> put_on(Session& session, std::shared_ptr<LocalSource> source, std::string remote,
                           HostResult& result) {
-  std::vector<std::shared_ptr<LocalSource>> sources{std::move(source)};
-  auto flow = tasks::put_files(session, std::move(sources), std::move(remote));
+  auto sftp = co_await SftpClient::open_async(session);
+  if (!sftp) co_return std::unexpected(sftp.error());
+  std::vector<UploadItem> items{UploadItem{std::move(source), std::move(remote)}};
+  auto flow = upload(session, *sftp, std::move(items), TransferSettings{});
   auto report = co_await std::move(flow);
-  if (!report) co_return std::unexpected(report.error());
-  settle(*report, result);
+  settle(report, result);
   co_return Result<void>{};
 }
 
+/// One file down into `local` (its directory made if missing), as download() does for herd get.
 Flow<Result<void>> get_on(Session& session, std::string remote, std::filesystem::path local,
                           HostResult& result) {
+  std::error_code ec;
+  std::filesystem::create_directories(local.parent_path(), ec);
+  if (ec) {
+    co_return fail(
+        Errc::local_io, Phase::transfer, "",
+        fmt::format("{}: cannot create it: {}", local.parent_path().string(), ec.message()));
+  }
+  auto sftp = co_await SftpClient::open_async(session);
+  if (!sftp) co_return std::unexpected(sftp.error());
   std::vector<DownloadItem> items;
   items.push_back(DownloadItem{std::move(remote), std::move(local), std::nullopt});
-  auto flow = tasks::get_files(session, std::move(items));
+  auto flow = download(session, *sftp, std::move(items), TransferSettings{});
   auto report = co_await std::move(flow);
-  if (!report) co_return std::unexpected(report.error());
-  settle(*report, result);
+  settle(report, result);
   co_return Result<void>{};
 }
 
@@ -228,7 +254,7 @@ GroupResult Group::put(const std::filesystem::path& local, const std::string& re
   }
   FleetJob job;
   std::shared_ptr<LocalSource> shared = *source;
-  const std::string dest = tasks::upload_name(local, remote, false);
+  const std::string dest = upload_name(local, remote);
   job.work = [shared, dest](std::size_t, Session& session, HostResult& result, const HostOutput&) {
     return put_on(session, shared, dest, result);
   };
@@ -292,7 +318,7 @@ Result<void> Connection::put(const std::filesystem::path& local, const std::stri
   if (!source) return std::unexpected(source.error());
   HostResult h;
   h.status = HostStatus::ok;
-  auto done = run_blocking(put_on(session_, *source, tasks::upload_name(local, remote, false), h));
+  auto done = run_blocking(put_on(session_, *source, upload_name(local, remote), h));
   if (!done) return done;
   if (h.status != HostStatus::ok)
     return std::unexpected(Error{Errc::file_error, Phase::transfer, host_, h.message});
