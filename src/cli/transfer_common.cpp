@@ -32,11 +32,6 @@ files::FileOptions file_options_of(const TransferCliOptions& o) {
   return f;
 }
 
-
-
-
-
-
 void add_transfer_options(CLI::App& cmd, TransferCliOptions& o) {
   add_common_options(cmd, o.fleet.common, "-P,--port");  // -p is --preserve, as in scp
   add_fleet_options(cmd, o.fleet, false);
