@@ -123,7 +123,7 @@ struct FileOutcome {
   std::uint64_t bytes = 0; ///< bytes moved in this run (less than the size after a resume)
   std::uint64_t resumed_from = 0;
   std::string digest;      ///< hex, when verified
-  bool hashed_while_written = false;  ///< the remote's digest came while the data arrived
+  bool hashed_while_written = false;  ///< upload: the remote hashed it as it was written
   std::optional<Error> error;
 };
 
