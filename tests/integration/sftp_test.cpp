@@ -360,24 +360,22 @@ TEST_P(Sftp, ALargeUploadIsHashedByTheRemoteWhileItIsWritten) {
     f.seekp((72ll << 20) - 5000);
     f << random_bytes(5000, 22);
   }
-  const auto expected = hex_digest(Checksum::sha256, slurp(big));
+  const std::string content = slurp(big);
+  const auto expected = hex_digest(Checksum::sha256, content);
 
-  TransferSettings always;
-  always.follow_min_cpus = 0;
-  auto followed = upload_one(*session_, c(), big, path("followed.bin"), always);
-  EXPECT_TRUE(followed.ok) << (followed.error ? followed.error->message : "");
-  EXPECT_TRUE(followed.hashed_while_written);
-  EXPECT_EQ(followed.digest, expected);
-  EXPECT_TRUE(slurp(path("followed.bin")) == slurp(big));
-
-  // A remote with too few CPUs declines: the file is checked after it is written, as others.
-  TransferSettings never;
-  never.follow_min_cpus = 100000;
-  auto checked = upload_one(*session_, c(), big, path("checked.bin"), never);
-  EXPECT_TRUE(checked.ok) << (checked.error ? checked.error->message : "");
-  EXPECT_FALSE(checked.hashed_while_written);
-  EXPECT_EQ(checked.digest, expected);
-  EXPECT_TRUE(slurp(path("checked.bin")) == slurp(big));
+  // Followed when the remote may (min CPUs 0); a remote with too few CPUs declines, and the
+  // file is checked after it is written, as others are. Both ways the digest is right.
+  for (const bool follow : {true, false}) {
+    SCOPED_TRACE(follow ? "followed" : "checked after");
+    TransferSettings settings;
+    settings.follow_min_cpus = follow ? 0 : 100000;
+    const std::string name = follow ? "followed.bin" : "checked.bin";
+    auto outcome = upload_one(*session_, c(), big, path(name), settings);
+    EXPECT_TRUE(outcome.ok) << (outcome.error ? outcome.error->message : "");
+    EXPECT_EQ(outcome.hashed_while_written, follow);
+    EXPECT_EQ(outcome.digest, expected);
+    EXPECT_TRUE(slurp(path(name)) == content);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, Sftp, ::testing::Values(1, 2),
