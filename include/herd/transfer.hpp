@@ -110,10 +110,20 @@ struct TransferSettings {
   bool resume = false;     ///< continue from the verified prefix of a temporary file
   int max_open_files = 32; ///< files in progress at once per host
   /// The first large upload (64 MiB or more) is hashed by the remote as it is written, where
-  /// the remote has at least this many CPUs (0: always); else it is hashed once written.
+  /// the remote has at least this many CPUs (0: always); else it is hashed once written (by
+  /// the same command, started with the transfer).
   int follow_min_cpus = 3;
   /// Bytes moved so far on this host (acknowledged writes, received reads), for progress.
   std::function<void(std::uint64_t delta)> on_bytes;
+};
+
+/// Where an upload's remote digest came from.
+enum class RemoteHash {
+  none,          ///< not verified (or a download)
+  command,       ///< a checksum command once the data phase ended
+  followed,      ///< the follower, hashing as the bytes were written
+  once_written,  ///< the follower, when every byte was in place (remote short of CPUs)
+  read_back,     ///< read back over SFTP (no checksum command there)
 };
 
 /// How one file went.
@@ -123,7 +133,7 @@ struct FileOutcome {
   std::uint64_t bytes = 0; ///< bytes moved in this run (less than the size after a resume)
   std::uint64_t resumed_from = 0;
   std::string digest;      ///< hex, when verified
-  bool hashed_while_written = false;  ///< upload: the remote hashed it as it was written
+  RemoteHash remote_hash = RemoteHash::none;  ///< upload: how the remote's digest was had
   std::optional<Error> error;
 };
 

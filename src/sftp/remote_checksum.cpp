@@ -134,27 +134,33 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
   co_return std::optional(std::move(digests));
 }
 
-std::string follow_command(Checksum c, const std::string& path, int min_cpus) {
+std::string follow_command(Checksum c, const std::string& path, std::uint64_t size,
+                           int min_cpus) {
   // The loop runs in a subshell of the pipeline; it opens the file at the first line, when
   // herd has seen the first bytes written. `t N` copies exactly N bytes of fd 3: GNU head -c
   // does (reading 8 KiB at a time, half the CPU of dd with an N-byte buffer); elsewhere dd,
   // which reads a regular file in one read of N bytes. A wrong count only fails the digest.
-  const std::string cpus =
-      min_cpus > 1
-          ? fmt::format("n=$(nproc 2>/dev/null) || n=1; [ \"$n\" -ge {} ] || exit 3; ", min_cpus)
-          : std::string();
-  return fmt::format(
-      "{}{}if head --version 2>/dev/null | grep -q GNU; then t() {{ head -c \"$1\"; }}; "
-      "else t() {{ dd bs=\"$1\" count=1 2>/dev/null; }}; fi; "
-      "f={}; o=; while IFS= read -r n; do "
+  const std::string follow =
+      "echo w; if head --version 2>/dev/null | grep -q GNU; then t() { head -c \"$1\"; }; "
+      "else t() { dd bs=\"$1\" count=1 2>/dev/null; }; fi; "
+      "o=; while IFS= read -r n; do "
       "if [ -z \"$o\" ]; then exec 3<\"$f\" || exit 1; o=1; fi; "
-      "t \"$n\" <&3 || exit 1; done | h",
-      cpus, hash_function(c), argument(path));
+      "t \"$n\" <&3 || exit 1; done | h";
+  const std::string head = hash_function(c) + "f=" + argument(path) + "; ";
+  if (min_cpus <= 1) return head + follow;
+  // Too few CPUs: the counts only say when every byte is in place (a transfer that ends early
+  // never reaches `size`, and nothing is hashed).
+  return head + fmt::format(
+                    "if [ \"$(nproc 2>/dev/null || echo 1)\" -ge {} ]; then {}; else s=0; "
+                    "while IFS= read -r n; do s=$((s + n)); done; [ \"$s\" -eq {} ] || exit 4; "
+                    "echo a; h \"$f\"; fi",
+                    min_cpus, follow, size);
 }
 
-std::string parse_digest(const std::string& output, Checksum c) {
+FollowerDigest parse_follower(const std::string& output, Checksum c) {
   auto lines = lines_of(output);
-  return lines.size() == 1 ? parse_line(lines[0], c) : std::string();
+  if (lines.size() != 2 || (lines[0] != "w" && lines[0] != "a")) return {};
+  return {parse_line(lines[1], c), lines[0] == "w"};
 }
 
 }  // namespace herd::sftp

@@ -52,13 +52,22 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_checksums(
 Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
     Session& session, Checksum c, std::vector<std::pair<std::string, std::uint64_t>> prefixes);
 
-/// A command that hashes `path` on the remote while it is being written: it reads a byte count
-/// per line on stdin, hashes that many more bytes of the file each time, and prints the digest
-/// (as the checksum tools do) at EOF. Used by upload() to have the remote's checksum ready when
-/// the last byte is written instead of reading the whole file again afterwards. On a remote
-/// with fewer than `min_cpus` CPUs it exits at once with status 3 (nothing followed).
-std::string follow_command(Checksum c, const std::string& path, int min_cpus);
-/// The digest in a checksum tool's one-line output, or "".
-std::string parse_digest(const std::string& output, Checksum c);
+/// A command that hashes `path`, an upload of `size` bytes, on the remote: it reads a byte
+/// count per line on stdin, hashes that many more bytes of the file each time, and prints the
+/// digest (as the checksum tools do) at EOF. Used by upload() to have the remote's checksum
+/// ready when the last byte is written instead of reading the whole file again afterwards. On
+/// a remote with fewer than `min_cpus` CPUs, where hashing alongside the writes would slow
+/// them, it only adds up the counts and hashes the file once they reach `size` — still without
+/// a second command. Its first line says which way it went ("w": while written, "a": after).
+std::string follow_command(Checksum c, const std::string& path, std::uint64_t size,
+                           int min_cpus);
+
+/// What a follow_command printed: the digest ("" if none) and whether it was taken while the
+/// file was written.
+struct FollowerDigest {
+  std::string digest;
+  bool while_written = false;
+};
+FollowerDigest parse_follower(const std::string& output, Checksum c);
 
 }  // namespace herd::sftp

@@ -6,9 +6,10 @@
 // window with WRITEs of the earliest file still writing, so a big file streams at full window
 // and small files overlap their OPEN/CLOSE round trips. Verification and renames are batched
 // after the data phase: one remote checksum command for all files, then all renames pipelined.
-// Except the first large file, on a remote with CPUs to spare (TransferSettings::follow_min_cpus):
-// a command on a second channel hashes it as it is written (the Follower, told through a pipe
-// how many bytes are in place), so its digest is ready with the last write.
+// Except the first large file: a command on a second channel (the Follower, told through a pipe
+// how many bytes are in place) hashes it as it is written, so its digest is ready with the last
+// write; on a remote without CPUs to spare (TransferSettings::follow_min_cpus) the same command
+// hashes it once the pipe says every byte is there, which still saves starting another.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -147,7 +148,7 @@ class Uploader {
   void fill();
   UpFile* pick_followed();
   Flow<Result<void>> send_phase();
-  Flow<Result<std::string>> follow_phase(std::string temp);
+  Flow<Result<sftp::FollowerDigest>> follow_phase(std::string temp);
   Flow<Result<void>> resume_phase();
   Flow<Result<void>> verify_phase();
   Flow<Result<void>> rename_phase();
@@ -163,7 +164,7 @@ class Uploader {
   std::uint64_t in_flight_ = 0;
   UpFile* followed_ = nullptr;
   Follower follower_;
-  std::string followed_digest_;  ///< the follower's digest of followed_, "" if none
+  sftp::FollowerDigest followed_digest_;  ///< the follower's digest of followed_, "" if none
 };
 
 void Uploader::fail(UpFile& f, Error e) {
@@ -332,16 +333,17 @@ Flow<Result<void>> Uploader::send_phase() {
   co_return out;
 }
 
-/// The follower's digest of `temp` ("" when it gave none).
-Flow<Result<std::string>> Uploader::follow_phase(std::string temp) {
+/// The follower's digest of `temp` (digest "" when it gave none).
+Flow<Result<sftp::FollowerDigest>> Uploader::follow_phase(std::string temp) {
   std::string out;
   ExecRequest request;
-  request.command = sftp::follow_command(settings_.checksum, temp, settings_.follow_min_cpus);
+  const std::uint64_t size = followed_->item.source->size();
+  request.command = sftp::follow_command(settings_.checksum, temp, size, settings_.follow_min_cpus);
   request.stdin_fd = follower_.read_fd();
   // Bounded, so that a remote that stops hashing cannot hold the transfer: past this (a link
-  // slower than kFollowMinRate), the follower is ended and the file checked the usual way.
-  request.timeout = std::chrono::milliseconds(
-      60'000 + followed_->item.source->size() / (kFollowMinRate / 1000));
+  // slower than kFollowMinRate, then as long again to hash the file where it waits for the
+  // last byte), the follower is ended and the file checked the usual way.
+  request.timeout = std::chrono::milliseconds(60'000 + 2 * size / (kFollowMinRate / 1000));
   ExecSink sink{[&out](std::string_view d) {
                   if (out.size() < 4096) out.append(d);
                 },
@@ -349,8 +351,8 @@ Flow<Result<std::string>> Uploader::follow_phase(std::string temp) {
   auto flow = session_.exec_async(std::move(request), std::move(sink));
   auto ran = co_await std::move(flow);
   if (!ran) co_return std::unexpected(ran.error());
-  if (ran->exit_status != 0) co_return std::string();
-  co_return sftp::parse_digest(out, settings_.checksum);
+  if (ran->exit_status != 0) co_return sftp::FollowerDigest{};
+  co_return sftp::parse_follower(out, settings_.checksum);
 }
 
 Flow<Result<void>> Uploader::resume_phase() {
@@ -437,10 +439,12 @@ Flow<Result<void>> Uploader::verify_phase() {
   std::vector<UpFile*> asked;
   for (UpFile* f : sent) {
     if (f->stage != Stage::sent) continue;
-    if (f == followed_ && !followed_digest_.empty() && followed_digest_ == f->local_digest) {
+    if (f == followed_ && !followed_digest_.digest.empty() &&
+        followed_digest_.digest == f->local_digest) {
       f->outcome.digest = f->local_digest;
-      f->outcome.hashed_while_written = true;
-      f->stage = Stage::verified;  // the remote hashed it while it arrived
+      f->outcome.remote_hash =
+          followed_digest_.while_written ? RemoteHash::followed : RemoteHash::once_written;
+      f->stage = Stage::verified;  // the follower hashed it, while it arrived or just after
       continue;
     }
     temps.push_back(f->temp);
@@ -471,6 +475,7 @@ Flow<Result<void>> Uploader::verify_phase() {
       continue;
     }
     f.outcome.digest = f.local_digest;
+    f.outcome.remote_hash = *remote ? RemoteHash::command : RemoteHash::read_back;
     f.stage = Stage::verified;
   }
   co_return Result<void>{};

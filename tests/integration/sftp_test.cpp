@@ -363,19 +363,26 @@ TEST_P(Sftp, ALargeUploadIsHashedByTheRemoteWhileItIsWritten) {
   const std::string content = slurp(big);
   const auto expected = hex_digest(Checksum::sha256, content);
 
-  // Followed when the remote may (min CPUs 0); a remote with too few CPUs declines, and the
-  // file is checked after it is written, as others are. Both ways the digest is right.
+  // Followed when the remote may (min CPUs 0); on a remote with too few CPUs the same command
+  // hashes the file once the last byte is written. Both ways the digest is right and comes
+  // from the follower, not from a checksum command run afterwards.
   for (const bool follow : {true, false}) {
-    SCOPED_TRACE(follow ? "followed" : "checked after");
+    SCOPED_TRACE(follow ? "followed" : "hashed once written");
     TransferSettings settings;
     settings.follow_min_cpus = follow ? 0 : 100000;
     const std::string name = follow ? "followed.bin" : "checked.bin";
     auto outcome = upload_one(*session_, c(), big, path(name), settings);
     EXPECT_TRUE(outcome.ok) << (outcome.error ? outcome.error->message : "");
-    EXPECT_EQ(outcome.hashed_while_written, follow);
+    EXPECT_EQ(outcome.remote_hash, follow ? RemoteHash::followed : RemoteHash::once_written);
     EXPECT_EQ(outcome.digest, expected);
     EXPECT_TRUE(slurp(path(name)) == content);
   }
+  // A file under 64 MiB is not followed: a checksum command hashes it after the data phase.
+  fs::resize_file(big, 1 << 20);
+  auto small = upload_one(*session_, c(), big, path("small.bin"), TransferSettings{});
+  EXPECT_TRUE(small.ok) << (small.error ? small.error->message : "");
+  EXPECT_EQ(small.remote_hash, RemoteHash::command);
+  EXPECT_EQ(small.digest, hex_digest(Checksum::sha256, content.substr(0, 1 << 20)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, Sftp, ::testing::Values(1, 2),
