@@ -160,7 +160,8 @@ std::string follow_command(Checksum c, const std::string& path, std::uint64_t si
 FollowerDigest parse_follower(const std::string& output, Checksum c) {
   auto lines = lines_of(output);
   if (lines.size() != 2 || (lines[0] != "w" && lines[0] != "a")) return {};
-  return {parse_line(lines[1], c), lines[0] == "w"};
+  return {parse_line(lines[1], c),
+          lines[0] == "w" ? RemoteHash::followed : RemoteHash::once_written};
 }
 
 }  // namespace herd::sftp

@@ -62,11 +62,11 @@ Flow<Result<std::optional<std::vector<std::string>>>> remote_prefix_checksums(
 std::string follow_command(Checksum c, const std::string& path, std::uint64_t size,
                            int min_cpus);
 
-/// What a follow_command printed: the digest ("" if none) and whether it was taken while the
-/// file was written.
+/// What a follow_command printed: the digest ("" if none) and how it was taken (followed or
+/// once_written).
 struct FollowerDigest {
   std::string digest;
-  bool while_written = false;
+  RemoteHash how = RemoteHash::none;
 };
 FollowerDigest parse_follower(const std::string& output, Checksum c);
 

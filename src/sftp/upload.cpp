@@ -442,8 +442,7 @@ Flow<Result<void>> Uploader::verify_phase() {
     if (f == followed_ && !followed_digest_.digest.empty() &&
         followed_digest_.digest == f->local_digest) {
       f->outcome.digest = f->local_digest;
-      f->outcome.remote_hash =
-          followed_digest_.while_written ? RemoteHash::followed : RemoteHash::once_written;
+      f->outcome.remote_hash = followed_digest_.how;
       f->stage = Stage::verified;  // the follower hashed it, while it arrived or just after
       continue;
     }
